@@ -1,0 +1,246 @@
+"""The model card: what a shipped model is, what it needs and how well it did.
+
+Every ``models/<id>/model.json`` is parsed into a :class:`ModelCard`. The card is the single
+source of truth for preprocessing, output names, decision thresholds and heat-map weights, so
+the UI and the command line never hold model-specific constants.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BODY_PARTS",
+    "CardError",
+    "DerivedOutput",
+    "HeatmapSpec",
+    "ModelCard",
+    "Preprocessing",
+    "load_card",
+]
+
+# Study types the user picks from; every image model declares one of them.
+BODY_PARTS = ("knee", "chest", "other_bone")
+TASKS = ("binary", "multiclass", "ordinal", "tabular")
+RESIZE_MODES = ("squash", "pad")
+
+
+class CardError(ValueError):
+    """A model card is missing a field or holds a value the app cannot use."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a decoded grayscale image in [0, 1] becomes the model's input tensor."""
+
+    size: tuple[int, int]  # (height, width) of the model input
+    resize: str = "squash"  # "squash" stretches to size; "pad" keeps aspect ratio
+    interpolation: str = "bilinear"
+    clahe_clip_limit: float | None = None  # None: no contrast equalisation
+    clahe_tile_grid: tuple[int, int] = (8, 8)
+    mean: float = 0.0
+    std: float = 1.0
+    channels: int = 1
+
+
+@dataclass(frozen=True)
+class HeatmapSpec:
+    """How to explain a prediction spatially.
+
+    ``cam``: class activation map from the exported feature map and these dense weights
+    (exact Grad-CAM for a global-average-pooling + dense head). ``occlusion``: the head has
+    no global pooling, so the map comes from occluding patches and watching the probability.
+    """
+
+    method: str  # "cam" | "occlusion" | "none"
+    class_weights: tuple[tuple[float, ...], ...] = ()  # (channels, classes)
+    occlusion_patch: float = 0.125  # fraction of the input side
+    occlusion_stride: float = 0.0625
+
+
+@dataclass(frozen=True)
+class DerivedOutput:
+    """A clinically named output computed from the class probabilities.
+
+    Example: radiographic osteoarthritis = P(KL >= 2) = sum of the grade 2, 3 and 4 probabilities.
+    """
+
+    id: str
+    name: str
+    labels: tuple[str, str]  # (negative, positive)
+    positive_classes: tuple[str, ...]
+    threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    id: str
+    version: str
+    name: str
+    task: str
+    body_part: str
+    labels: tuple[str, ...]
+    input_name: str
+    input_shape: tuple[int | None, ...]
+    probabilities_output: str
+    sha256: str
+    threshold: float | None = None  # binary: P(positive) at or above this is positive
+    threshold_rationale: str = ""
+    positive_label: str | None = None
+    feature_map_output: str | None = None
+    preprocessing: Preprocessing | None = None
+    heatmap: HeatmapSpec = field(default_factory=lambda: HeatmapSpec(method="none"))
+    derived_outputs: tuple[DerivedOutput, ...] = ()
+    metrics: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    intended_use: str = ""
+    limitations: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        names = [self.probabilities_output]
+        if self.feature_map_output:
+            names.append(self.feature_map_output)
+        return tuple(names)
+
+    @property
+    def is_image_model(self) -> bool:
+        return self.preprocessing is not None
+
+    def derived(self, output_id: str) -> DerivedOutput:
+        for item in self.derived_outputs:
+            if item.id == output_id:
+                return item
+        raise CardError(f"model {self.id!r} has no derived output {output_id!r}")
+
+
+def _require(data: dict[str, Any], key: str, where: str) -> Any:
+    if key not in data:
+        raise CardError(f"{where}: missing field {key!r}")
+    return data[key]
+
+
+def _parse_preprocessing(data: dict[str, Any] | None) -> Preprocessing | None:
+    if data is None:
+        return None
+    size = tuple(int(v) for v in _require(data, "size", "preprocessing"))
+    if len(size) != 2 or min(size) < 8:
+        raise CardError(f"preprocessing.size must be [height, width], got {size}")
+    resize = data.get("resize", "squash")
+    if resize not in RESIZE_MODES:
+        raise CardError(f"preprocessing.resize must be one of {RESIZE_MODES}, got {resize!r}")
+    clahe = data.get("clahe")
+    std = float(data.get("std", 1.0))
+    if std <= 0:
+        raise CardError("preprocessing.std must be positive")
+    return Preprocessing(
+        size=(size[0], size[1]),
+        resize=resize,
+        interpolation=data.get("interpolation", "bilinear"),
+        clahe_clip_limit=float(clahe["clip_limit"]) if clahe else None,
+        clahe_tile_grid=tuple(int(v) for v in clahe.get("tile_grid", (8, 8))) if clahe else (8, 8),
+        mean=float(data.get("mean", 0.0)),
+        std=std,
+        channels=int(data.get("channels", 1)),
+    )
+
+
+def _parse_heatmap(data: dict[str, Any] | None, n_labels: int) -> HeatmapSpec:
+    if not data:
+        return HeatmapSpec(method="none")
+    method = data.get("method", "none")
+    if method == "cam":
+        weights = tuple(tuple(float(v) for v in row) for row in _require(data, "class_weights", "heatmap"))
+        if not weights or any(len(row) != n_labels for row in weights):
+            raise CardError("heatmap.class_weights must be a [channels][classes] matrix")
+        return HeatmapSpec(method="cam", class_weights=weights)
+    if method == "occlusion":
+        return HeatmapSpec(
+            method="occlusion",
+            occlusion_patch=float(data.get("patch", 0.125)),
+            occlusion_stride=float(data.get("stride", 0.0625)),
+        )
+    if method == "none":
+        return HeatmapSpec(method="none")
+    raise CardError(f"heatmap.method {method!r} is not one of cam, occlusion, none")
+
+
+def parse_card(data: dict[str, Any]) -> ModelCard:
+    """Validate a card dictionary; raise :class:`CardError` with the first problem found."""
+    where = f"model card {data.get('id', '?')!r}"
+    labels = tuple(str(v) for v in _require(data, "labels", where))
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise CardError(f"{where}: labels must be at least two distinct names")
+    task = _require(data, "task", where)
+    if task not in TASKS:
+        raise CardError(f"{where}: task must be one of {TASKS}")
+    body_part = _require(data, "body_part", where)
+    if body_part not in BODY_PARTS:
+        raise CardError(f"{where}: body_part must be one of {BODY_PARTS}")
+    inp = _require(data, "input", where)
+    outputs = _require(data, "outputs", where)
+    decision = data.get("decision", {})
+    threshold = decision.get("threshold")
+    if threshold is not None and not 0.0 < float(threshold) < 1.0:
+        raise CardError(f"{where}: decision.threshold must lie strictly between 0 and 1")
+    positive = decision.get("positive_label")
+    if positive is not None and positive not in labels:
+        raise CardError(f"{where}: positive_label {positive!r} is not one of the labels")
+    derived = tuple(
+        DerivedOutput(
+            id=item["id"],
+            name=item["name"],
+            labels=(item["labels"][0], item["labels"][1]),
+            positive_classes=tuple(item["positive_classes"]),
+            threshold=float(item.get("threshold", 0.5)),
+        )
+        for item in data.get("derived_outputs", [])
+    )
+    for item in derived:
+        unknown = set(item.positive_classes) - set(labels)
+        if unknown:
+            raise CardError(f"{where}: derived output {item.id!r} names unknown classes {sorted(unknown)}")
+    sha = str(_require(data, "sha256", where)).lower()
+    if len(sha) != 64:
+        raise CardError(f"{where}: sha256 must be 64 hex digits")
+    return ModelCard(
+        id=str(_require(data, "id", where)),
+        version=str(_require(data, "version", where)),
+        name=str(data.get("name", data["id"])),
+        task=task,
+        body_part=body_part,
+        labels=labels,
+        input_name=str(_require(inp, "name", f"{where} input")),
+        input_shape=tuple(None if v is None else int(v) for v in inp.get("shape", ())),
+        probabilities_output=str(_require(outputs, "probabilities", f"{where} outputs")),
+        feature_map_output=outputs.get("feature_map"),
+        sha256=sha,
+        threshold=float(threshold) if threshold is not None else None,
+        threshold_rationale=str(decision.get("rationale", "")),
+        positive_label=positive,
+        preprocessing=_parse_preprocessing(data.get("preprocessing")),
+        heatmap=_parse_heatmap(data.get("heatmap"), len(labels)),
+        derived_outputs=derived,
+        metrics=dict(data.get("metrics", {})),
+        calibration=dict(data.get("calibration", {})),
+        training=dict(data.get("training", {})),
+        intended_use=str(data.get("intended_use", "")),
+        limitations=tuple(str(v) for v in data.get("limitations", [])),
+        raw=data,
+    )
+
+
+def load_card(path: str | Path) -> ModelCard:
+    """Read and validate ``model.json``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CardError(f"cannot read model card {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CardError(f"model card {path} is not a JSON object")
+    return parse_card(data)
