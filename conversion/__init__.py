@@ -1,0 +1,1 @@
+"""Exporters from training output to the ONNX models and cards the app ships."""

@@ -1,0 +1,129 @@
+"""Compose ``models/<id>/model.json`` from the export, the training report and card prose."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from desktop.core.model_card import parse_card
+
+__all__ = ["build_image_card", "file_sha256", "load_template", "preprocessing_dict"]
+
+TEMPLATES = Path(__file__).resolve().parent / "cards"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_template(model_id: str, explicit: str | None = None) -> dict[str, Any]:
+    """Card prose written by people (intended use, limits, data); empty for ad-hoc exports."""
+    path = Path(explicit) if explicit else TEMPLATES / f"{model_id}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def preprocessing_dict(spec) -> dict[str, Any]:
+    data = dataclasses.asdict(spec)
+    clip = data.pop("clahe_clip_limit")
+    grid = data.pop("clahe_tile_grid")
+    data["size"] = list(data["size"])
+    data["clahe"] = {"clip_limit": clip, "tile_grid": list(grid)} if clip is not None else None
+    data["scale"] = "pixel values in [0, 1], then (x - mean) / std"
+    return data
+
+
+def _image_task(model_id: str):
+    try:
+        from training.tasks import IMAGE_TASKS
+    except ImportError:  # conversion used without the training package
+        return None
+    return IMAGE_TASKS.get(model_id)
+
+
+def build_image_card(
+    *,
+    args: argparse.Namespace,
+    graph,
+    output_names: dict[str, str],
+    input_name: str,
+    report: dict[str, Any],
+    parity: dict[str, float],
+    sha256: str,
+    size_bytes: int,
+) -> dict[str, Any]:
+    """The full card; validated with the app's own parser before it is returned."""
+    template = load_template(args.model_id, args.template)
+    task = _image_task(args.model_id)
+    spec = task.preprocessing if task else graph.preprocessing
+    if task and tuple(spec.size) != tuple(graph.preprocessing.size):
+        raise ValueError(f"task {task.id} expects input {spec.size}, the model takes {graph.preprocessing.size}")
+    labels = list(task.labels) if task else (args.labels.split(",") if args.labels else [str(i) for i in range(graph.n_classes)])
+    if len(labels) != graph.n_classes:
+        raise ValueError(f"{len(labels)} labels given for a model with {graph.n_classes} outputs")
+    task_type = task.task if task else (args.task_type or ("binary" if len(labels) == 2 else "multiclass"))
+    positive = (task.positive_label if task else None) or (labels[1] if task_type == "binary" else None)
+    threshold = report.get("threshold")
+    decision: dict[str, Any] = {}
+    if task_type == "binary":
+        decision = {
+            "positive_label": positive,
+            "threshold": threshold if threshold is not None else 0.5,
+            "rationale": template.get("threshold_rationale")
+            or ("Chosen on the validation split to maximise balanced accuracy." if threshold is not None else "Default 0.5: no validation data was given."),
+        }
+    card: dict[str, Any] = {
+        "id": args.model_id,
+        "version": template.get("version", args.version),
+        "name": template.get("name", task.name if task else args.model_id),
+        "task": task_type,
+        "body_part": task.body_part if task else (args.body_part or template.get("body_part") or "other_bone"),
+        "labels": labels,
+        "decision": decision,
+        "derived_outputs": list(task.derived_outputs) if task else [],
+        "input": {"name": input_name, "shape": [None, *spec.size, spec.channels], "dtype": "float32", "layout": "NHWC"},
+        "preprocessing": preprocessing_dict(spec),
+        "outputs": output_names,
+        "heatmap": graph.heatmap,
+        "head": graph.head,
+        "calibration": (
+            {"method": "temperature scaling on the validation split", "temperature": report["temperature"],
+             "expected_calibration_error": report.get("ece", {})}
+            if "temperature" in report else {}
+        ),
+        "metrics": {"split": "internal test set, grouped by patient, never used for training or tuning", **report["test"]} if "test" in report else {},
+        "validation_metrics": report.get("val", {}),
+        "training": {
+            "data": template.get("data", ""),
+            "split_method": template.get("split_method", ""),
+            "split_file": report.get("split_file"),
+            "split_counts": report.get("split_counts"),
+            "split_groups": report.get("split_groups"),
+            "command": report.get("command"),
+            "duration_s": report.get("duration_s"),
+            "epochs_run": report.get("epochs_run"),
+            "hardware": template.get("hardware", "2-core x86-64 CPU"),
+        },
+        "conversion": {
+            "tool": "tf2onnx.convert.from_keras",
+            "opset": 17,
+            "parity": parity,
+            "exported_on": date.today().isoformat(),
+            "notes": graph.notes,
+        },
+        "sample_image": template.get("sample_image"),
+        "intended_use": template.get("intended_use", ""),
+        "limitations": template.get("limitations", []),
+        "size_bytes": size_bytes,
+        "sha256": sha256,
+    }
+    parse_card(card)  # the app must be able to load what we write
+    return card

@@ -1,0 +1,113 @@
+"""Rebuild a trained Keras classifier into the graph that is exported to ONNX.
+
+The exported graph has named outputs: ``probabilities`` (softmax of logits divided by the
+fitted temperature) and, when the head allows exact class activation maps, ``feature_map``
+(the last convolutional activation feeding global average pooling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+from keras import layers
+
+from desktop.core.model_card import Preprocessing
+
+__all__ = ["ExportGraph", "build_export_graph"]
+
+PROBABILITIES = "probabilities"
+FEATURE_MAP = "feature_map"
+_PASS_THROUGH = (layers.Dropout, layers.Activation, layers.Softmax, layers.Flatten, layers.Reshape)
+
+
+@dataclass(frozen=True)
+class ExportGraph:
+    model: keras.Model
+    output_layer_names: dict[str, str]  # role -> Keras output layer name
+    heatmap: dict
+    preprocessing: Preprocessing
+    n_classes: int
+    head: str  # human-readable description of the head, for the card
+    notes: list[str] = field(default_factory=list)
+
+
+def _producer(tensor) -> keras.layers.Layer:
+    return tensor._keras_history.operation  # Keras 3 records the layer that made each tensor
+
+
+def _last_dense(model: keras.Model) -> layers.Dense:
+    """The dense layer whose output (maybe through an activation) is the model's output."""
+    layer = _producer(model.outputs[0])
+    while isinstance(layer, (layers.Activation, layers.Softmax)):
+        layer = _producer(layer.input)
+    if not isinstance(layer, layers.Dense):
+        raise ValueError(f"the model must end in a Dense classifier layer, found {type(layer).__name__}")
+    return layer
+
+
+def _gap_feature_tensor(dense: layers.Dense):
+    """The 4-D tensor pooled by global average pooling right before ``dense``, else None."""
+    layer = _producer(dense.input)
+    while isinstance(layer, layers.Dropout):
+        layer = _producer(layer.input)
+    if isinstance(layer, layers.GlobalAveragePooling2D):
+        features = layer.input
+        return features if len(features.shape) == 4 else None
+    return None
+
+
+def _preprocessing(model: keras.Model, input_range: str, clahe_clip_limit: float | None) -> Preprocessing:
+    shape = model.inputs[0].shape
+    if len(shape) != 4 or shape[1] is None or shape[2] is None:
+        raise ValueError(f"expected a fixed-size NHWC image input, got {tuple(shape)}")
+    return Preprocessing(
+        size=(int(shape[1]), int(shape[2])),
+        resize="squash",
+        clahe_clip_limit=clahe_clip_limit,
+        mean=0.0,
+        std=1.0 / 255.0 if input_range == "0-255" else 1.0,
+        channels=int(shape[3]),
+    )
+
+
+def build_export_graph(
+    model: keras.Model, *, temperature: float = 1.0, input_range: str = "0-1", clahe_clip_limit: float | None = None
+) -> ExportGraph:
+    """Wrap ``model`` so its outputs are calibrated probabilities (+ feature map if exact CAM)."""
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    if isinstance(model, keras.Sequential):
+        # tf2onnx cannot trace Keras 3 Sequential models; the functional view has the same layers.
+        model = keras.Model(model.inputs, model.outputs)
+    dense = _last_dense(model)
+    kernel, bias = (dense.get_weights() + [None])[:2]
+    units = int(kernel.shape[1])
+    # A copy of the last dense layer without its activation gives the logits exactly.
+    linear = layers.Dense(units, activation=None, name="export_logits")
+    logits = linear(dense.input)
+    linear.set_weights([kernel, bias if bias is not None else np.zeros(units, dtype=kernel.dtype)])
+    notes = []
+    if units == 1:
+        # A sigmoid unit is a two-class softmax with logits (0, z).
+        logits = layers.Lambda(lambda z: keras.ops.concatenate([keras.ops.zeros_like(z), z], axis=-1), name="two_class_logits")(logits)
+        kernel = np.concatenate([np.zeros_like(kernel), kernel], axis=1)
+        notes.append("single sigmoid output exported as two classes (negative, positive)")
+    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits)
+    probabilities = layers.Softmax(name=PROBABILITIES)(scaled)
+    features = _gap_feature_tensor(dense)
+    preprocessing = _preprocessing(model, input_range, clahe_clip_limit)
+    n_classes = max(2, units)
+    if features is not None:
+        feature_output = layers.Identity(name=FEATURE_MAP)(features)
+        graph = keras.Model(model.inputs, [probabilities, feature_output], name="export")
+        heatmap = {"method": "cam", "class_weights": np.asarray(kernel, dtype=float).round(7).tolist()}
+        head = "global average pooling + dense: exact class activation maps (equal to Grad-CAM)"
+        names = {"probabilities": PROBABILITIES, "feature_map": FEATURE_MAP}
+    else:
+        graph = keras.Model(model.inputs, probabilities, name="export")
+        heatmap = {"method": "occlusion", "patch": 0.125, "stride": 0.0625}
+        head = "no global average pooling before the classifier: heat maps by occlusion sensitivity"
+        names = {"probabilities": PROBABILITIES}
+    return ExportGraph(graph, names, heatmap, preprocessing, n_classes, head, notes)

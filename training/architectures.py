@@ -1,0 +1,58 @@
+"""Small CPU-friendly CNNs whose heads make heat maps exact.
+
+Every network ends in: last convolution (layer ``feature_map``) -> global average pooling ->
+one dense layer (``logits``) -> softmax (``probabilities``). With that head the class
+activation map computed from ``feature_map`` and the ``logits`` weights equals Grad-CAM, so
+the app can draw heat maps with ONNX Runtime alone. Layers are looked up by these names,
+never by auto-generated ones.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+__all__ = ["FEATURE_MAP_LAYER", "LOGITS_LAYER", "PROBABILITIES_LAYER", "build_cam_cnn"]
+
+FEATURE_MAP_LAYER = "feature_map"
+LOGITS_LAYER = "logits"
+PROBABILITIES_LAYER = "probabilities"
+
+
+def _conv_bn_relu(x, filters: int, *, name: str, strides: int = 1, activation_name: str | None = None):
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=activation_name or f"{name}_relu")(x)
+
+
+def build_cam_cnn(
+    *,
+    input_size: tuple[int, int],
+    n_classes: int,
+    widths: tuple[int, ...] = (24, 32, 64, 128, 192),
+    head_width: int = 256,
+    dropout: float = 0.3,
+    name: str = "cam_cnn",
+) -> keras.Model:
+    """A VGG-style network sized for a 2-core CPU.
+
+    A stride-2 stem halves the resolution before any wide layer, because early full-resolution
+    convolutions dominate CPU time; each later stage doubles the width after a max-pool. The
+    last stage keeps a 1/16 resolution feature map (14x14 at 224 px) so heat maps stay useful.
+    """
+    inputs = keras.Input(shape=(*input_size, 1), name="input")
+    x = _conv_bn_relu(inputs, widths[0], name="stem", strides=2)
+    x = _conv_bn_relu(x, widths[1], name="stage1a")
+    x = layers.MaxPooling2D(name="stage1_pool")(x)
+    for stage, width in enumerate(widths[2:-1], start=2):
+        x = _conv_bn_relu(x, width, name=f"stage{stage}a")
+        x = _conv_bn_relu(x, width, name=f"stage{stage}b")
+        x = layers.MaxPooling2D(name=f"stage{stage}_pool")(x)
+    last = len(widths)
+    x = _conv_bn_relu(x, widths[-1], name=f"stage{last}a")
+    features = _conv_bn_relu(x, head_width, name=f"stage{last}b", activation_name=FEATURE_MAP_LAYER)
+    pooled = layers.GlobalAveragePooling2D(name="gap")(features)
+    pooled = layers.Dropout(dropout, name="head_dropout")(pooled)
+    logits = layers.Dense(n_classes, name=LOGITS_LAYER)(pooled)
+    probabilities = layers.Softmax(name=PROBABILITIES_LAYER)(logits)
+    return keras.Model(inputs, probabilities, name=name)

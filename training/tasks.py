@@ -1,0 +1,105 @@
+"""What each shipped image model learns from: data folders, labels, groups and input spec."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from desktop.core.model_card import Preprocessing
+
+__all__ = ["IMAGE_TASKS", "ImageTask"]
+
+
+def pneumonia_patient(stem: str) -> str:
+    """``person123_bacteria_4`` -> ``person123``; ``IM-0115-0001`` -> ``IM-0115``;
+    ``NORMAL2-IM-1427-0001`` -> ``NORMAL2-IM-1427``."""
+    match = re.match(r"(person\d+)_", stem)
+    if match:
+        return match.group(1)
+    match = re.match(r"((?:NORMAL2-)?IM-\d+)-\d+", stem)
+    if match:
+        return match.group(1)
+    return stem
+
+
+def knee_patient(stem: str) -> str:
+    """``9001695L`` -> ``9001695``: both knees of a patient stay on one side of a split."""
+    return stem[:-1] if stem[-1:] in ("L", "R") else stem
+
+
+@dataclass(frozen=True)
+class ImageTask:
+    id: str
+    name: str
+    body_part: str
+    task: str  # binary | ordinal | multiclass
+    dataset: str  # folder under the shared data root
+    subsets: tuple[str, ...]
+    folder_labels: dict[str, int]
+    labels: tuple[str, ...]
+    group_of: Callable[[str], str]
+    preprocessing: Preprocessing
+    positive_label: str | None = None
+    horizontal_flip: bool = False
+    # 1.0 = fully balanced class weights; 0.5 = square root, gentler for rare grades.
+    class_weight_power: float = 1.0
+    # Share of training images shown with the contrast step applied twice (see ArrayBatches).
+    double_contrast_rate: float = 0.0
+    widths: tuple[int, ...] = (24, 32, 64, 128, 192)
+    head_width: int = 256
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    split_fractions: dict[str, float] = field(default_factory=lambda: {"train": 0.75, "val": 0.10, "test": 0.15})
+    derived_outputs: tuple[dict, ...] = ()
+
+
+IMAGE_TASKS: dict[str, ImageTask] = {
+    "pneumonia": ImageTask(
+        id="pneumonia",
+        name="Paediatric chest X-ray: pneumonia",
+        body_part="chest",
+        task="binary",
+        dataset="pneumonia",
+        subsets=("train", "val"),
+        folder_labels={"NORMAL": 0, "PNEUMONIA": 1},
+        labels=("NORMAL", "PNEUMONIA"),
+        positive_label="PNEUMONIA",
+        group_of=pneumonia_patient,
+        # The source images are 224 px squashed copies; 160 px keeps lung opacities visible
+        # while halving training and inference time on a laptop CPU. CLAHE evens out the
+        # exposure differences between X-ray machines.
+        preprocessing=Preprocessing(size=(160, 160), resize="squash", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
+        horizontal_flip=False,  # the heart sits on the left: mirrored chests are not real anatomy
+        class_weight_power=1.0,
+        epochs=24,
+    ),
+    "knee_kl": ImageTask(
+        id="knee_kl",
+        name="Knee osteoarthritis severity (Kellgren-Lawrence grade)",
+        body_part="knee",
+        task="ordinal",
+        dataset="kl_grade",
+        subsets=("train", "val"),
+        folder_labels={str(g): g for g in range(5)},
+        labels=("0", "1", "2", "3", "4"),
+        group_of=knee_patient,
+        # The shipped crops are already CLAHE-enhanced; applying the same step to every input
+        # makes raw clinic films and enhanced crops look alike to the model.
+        preprocessing=Preprocessing(size=(224, 224), resize="squash", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
+        horizontal_flip=True,  # left and right knees are mirror images
+        class_weight_power=0.5,
+        double_contrast_rate=0.3,
+        epochs=40,
+        derived_outputs=(
+            {
+                "id": "oa",
+                "name": "Radiographic osteoarthritis (KL \u2265 2)",
+                "labels": ["Normal", "Osteoarthritis"],
+                "positive_classes": ["2", "3", "4"],
+                "threshold": 0.5,
+            },
+        ),
+    ),
+}

@@ -1,0 +1,248 @@
+"""Train one shipped image model from scratch on a CPU.
+
+    python -m training.train_image_model --task pneumonia
+    python -m training.train_image_model --task knee_kl
+
+Writes ``runs/<task>/``: ``model.keras`` (the classifier with its GAP + dense head),
+``training_report.json`` (splits, temperature, threshold, held-out metrics, duration: what
+``conversion/export_keras.py`` puts in the model card) and ``parity_images.npz`` (real
+preprocessed test images for the exporter's TensorFlow-vs-ONNX check). The split lists go to
+``training/splits/<task>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from training.architectures import LOGITS_LAYER, build_cam_cnn  # noqa: E402
+from training.calibration import fit_temperature, softmax  # noqa: E402
+from training.datasets import (  # noqa: E402
+    Sample,
+    group_split,
+    list_samples,
+    load_cached_arrays,
+    merge_duplicate_groups,
+    model_view,
+    write_split_lists,
+)
+from training.evaluation import best_balanced_threshold, summarise  # noqa: E402
+from training.tasks import IMAGE_TASKS, ImageTask  # noqa: E402
+
+log = logging.getLogger("training")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Shuffled float32 batches from the float16 cache, with per-sample class weights."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        batch_size: int,
+        weights: np.ndarray | None,
+        seed: int,
+        shuffle: bool,
+        alternates: np.ndarray | None = None,
+        alternate_rate: float = 0.0,
+    ):
+        super().__init__()
+        self.images, self.labels, self.batch_size = images, labels, batch_size
+        # Alternates are the same images with the contrast step applied twice: mixing them in
+        # teaches the model to give the same answer whether a film arrives raw or enhanced.
+        self.alternates, self.alternate_rate = alternates, alternate_rate
+        self.weights = weights
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = np.arange(labels.size)
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return -(-self.labels.size // self.batch_size)
+
+    def __getitem__(self, index: int):
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        x = self.images[rows].astype(np.float32)
+        if self.alternates is not None and self.alternate_rate > 0:
+            swap = self.rng.random(rows.size) < self.alternate_rate
+            x[swap] = self.alternates[rows[swap]].astype(np.float32)
+        y = self.labels[rows]
+        if self.weights is None:
+            return x, y
+        return x, y, self.weights[y].astype(np.float32)
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.rng.shuffle(self.order)
+
+
+def augmenter(task: ImageTask, seed: int) -> keras.Sequential:
+    """Radiograph-plausible variation: small rotations and shifts, zoom, exposure changes."""
+    steps = [
+        keras.layers.RandomRotation(0.03, fill_mode="constant", seed=seed),  # about +/- 11 degrees
+        keras.layers.RandomTranslation(0.06, 0.06, fill_mode="constant", seed=seed + 1),
+        keras.layers.RandomZoom((-0.12, 0.12), fill_mode="constant", seed=seed + 2),
+        keras.layers.RandomContrast(0.25, seed=seed + 3),
+        keras.layers.RandomBrightness(0.12, value_range=(0.0, 1.0), seed=seed + 4),
+    ]
+    if task.horizontal_flip:
+        steps.insert(0, keras.layers.RandomFlip("horizontal", seed=seed + 5))
+    return keras.Sequential(steps, name="augment")
+
+
+def class_weights(labels: np.ndarray, n_classes: int, power: float) -> np.ndarray:
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    weights = (labels.size / (n_classes * np.maximum(counts, 1.0))) ** power
+    return weights / weights[labels].mean()  # keep the mean sample weight at 1
+
+
+def twice_enhanced(images: np.ndarray, task: ImageTask, cache_file: Path) -> np.ndarray:
+    """The cached images with the contrast step applied a second time (cached as well)."""
+    if cache_file.exists():
+        with np.load(cache_file) as stored:
+            if stored["images"].shape == images.shape:
+                return stored["images"]
+    again = np.stack([model_view(image[:, :, 0].astype(np.float32), task.preprocessing) for image in images])[..., None].astype(np.float16)
+    np.savez(cache_file, images=again)
+    return again
+
+
+def contrast_stability(logits_model: keras.Model, images: np.ndarray, task: ImageTask, temperature: float) -> dict:
+    """How much predictions move when an already enhanced image is enhanced again."""
+    once = softmax(logits_model.predict(images.astype(np.float32), batch_size=64, verbose=0), temperature)
+    twice_images = np.stack([model_view(i[:, :, 0].astype(np.float32), task.preprocessing) for i in images])[..., None]
+    twice = softmax(logits_model.predict(twice_images.astype(np.float32), batch_size=64, verbose=0), temperature)
+    return {
+        "n": int(images.shape[0]),
+        "same_label_rate": round(float(np.mean(once.argmax(1) == twice.argmax(1))), 4),
+        "mean_abs_probability_change": round(float(np.abs(once - twice).sum(1).mean() / 2), 4),
+        "mean_abs_pixel_change": round(float(np.abs(twice_images - images).mean()), 4),
+    }
+
+
+def split_arrays(task: ImageTask, splits: dict[str, list[Sample]], cache_dir: Path):
+    return {
+        name: load_cached_arrays(members, task.preprocessing, cache_dir / f"{task.id}_{name}.npz")
+        for name, members in splits.items()
+    }
+
+
+def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, epochs: int, seed: int, max_images: int | None) -> dict:
+    started = time.time()
+    keras.utils.set_random_seed(seed)
+    samples = list_samples(data_root / task.dataset, subsets=task.subsets, folder_labels=task.folder_labels, group_of=task.group_of)
+    if max_images:
+        samples = samples[:: max(1, len(samples) // max_images)][:max_images]
+    samples = merge_duplicate_groups(samples)
+    splits = group_split(samples, fractions=task.split_fractions, seed=seed)
+    split_file = (out_dir if max_images else REPO_ROOT / "training" / "splits") / f"{task.id}.json"
+    write_split_lists(splits, split_file, seed=seed, labels=task.labels)
+    arrays = split_arrays(task, splits, cache_dir)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
+    n_classes = len(task.labels)
+
+    classifier = build_cam_cnn(input_size=task.preprocessing.size, n_classes=n_classes, widths=task.widths, head_width=task.head_width, name=task.id)
+    trainer = keras.Sequential([augmenter(task, seed), classifier], name=f"{task.id}_trainer")
+    trainer.build((None, *task.preprocessing.size, 1))
+    trainer.compile(
+        optimizer=keras.optimizers.AdamW(task.learning_rate, weight_decay=1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+    weights = class_weights(y_train, n_classes, task.class_weight_power)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    alternates = None
+    if task.double_contrast_rate > 0 and task.preprocessing.clahe_clip_limit is not None:
+        alternates = twice_enhanced(x_train, task, cache_dir / f"{task.id}_train_twice_{x_train.shape[0]}.npz")
+    trainer.fit(
+        ArrayBatches(
+            x_train, y_train, batch_size=task.batch_size, weights=weights, seed=seed, shuffle=True,
+            alternates=alternates, alternate_rate=task.double_contrast_rate,
+        ),
+        validation_data=ArrayBatches(x_val, y_val, batch_size=64, weights=None, seed=seed, shuffle=False),
+        epochs=epochs,
+        verbose=2,
+        callbacks=[
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=6, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2, min_lr=1e-5),
+            keras.callbacks.CSVLogger(str(out_dir / "history.csv")),
+        ],
+    )
+    classifier.save(out_dir / "model.keras")
+
+    logits_model = keras.Model(classifier.inputs, classifier.get_layer(LOGITS_LAYER).output)
+    logits = {name: logits_model.predict(arr[0].astype(np.float32), batch_size=64, verbose=0) for name, arr in arrays.items() if name != "train"}
+    temperature = fit_temperature(logits["val"], y_val)
+    val_probs_raw, val_probs = softmax(logits["val"]), softmax(logits["val"], temperature)
+    test_probs_raw, test_probs = softmax(logits["test"]), softmax(logits["test"], temperature)
+    threshold = best_balanced_threshold(val_probs[:, 1], y_val) if task.task == "binary" else None
+    report = {
+        "task": task.id,
+        "labels": list(task.labels),
+        "seed": seed,
+        "epochs_run": len(trainer.history.epoch) if trainer.history else epochs,
+        "duration_s": round(time.time() - started, 1),
+        "command": f"python -m training.train_image_model --task {task.id}" + (f" --epochs {epochs}" if epochs != task.epochs else ""),
+        "split_file": str(split_file.relative_to(REPO_ROOT)) if split_file.is_relative_to(REPO_ROOT) else str(split_file),
+        "split_counts": {name: dict(sorted(Counter(int(v) for v in arr[1]).items())) for name, arr in arrays.items()},
+        "split_groups": {name: len({s.group for s in members}) for name, members in splits.items()},
+        "temperature": round(temperature, 4),
+        "threshold": threshold,
+        "ece": {
+            "val_before": round(summarise(val_probs_raw, y_val, class_names=task.labels, task=task.task)["expected_calibration_error"], 4),
+            "val_after": round(summarise(val_probs, y_val, class_names=task.labels, task=task.task)["expected_calibration_error"], 4),
+            "test_before": round(summarise(test_probs_raw, y_test, class_names=task.labels, task=task.task)["expected_calibration_error"], 4),
+            "test_after": round(summarise(test_probs, y_test, class_names=task.labels, task=task.task)["expected_calibration_error"], 4),
+        },
+        "contrast_stability": contrast_stability(logits_model, x_test, task, temperature) if task.preprocessing.clahe_clip_limit is not None else None,
+        "val": summarise(val_probs, y_val, class_names=task.labels, task=task.task, threshold=threshold, derived=task.derived_outputs),
+        "test": summarise(test_probs, y_test, class_names=task.labels, task=task.task, threshold=threshold, derived=task.derived_outputs),
+    }
+    (out_dir / "training_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    # A few real test images of every class let the exporter prove TF/ONNX parity on real data.
+    picks = np.concatenate([np.flatnonzero(y_test == c)[:8] for c in range(n_classes)])
+    np.savez_compressed(out_dir / "parity_images.npz", images=x_test[picks].astype(np.float32), labels=y_test[picks])
+    log.info("test metrics: %s", json.dumps(report["test"]))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=sorted(IMAGE_TASKS), required=True)
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    parser.add_argument("--out", type=Path, help="output folder (default runs/<task>)")
+    parser.add_argument("--cache", type=Path, default=REPO_ROOT / "cache")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--max-images", type=int, help="train on a subset (smoke tests)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
+    task = IMAGE_TASKS[args.task]
+    train(
+        task,
+        data_root=args.data_root,
+        out_dir=args.out or REPO_ROOT / "runs" / task.id,
+        cache_dir=args.cache,
+        epochs=args.epochs or task.epochs,
+        seed=args.seed,
+        max_images=args.max_images,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
