@@ -180,8 +180,10 @@ def parse_card(data: dict[str, Any]) -> ModelCard:
     if task not in TASKS:
         raise CardError(f"{where}: task must be one of {TASKS}")
     body_part = _require(data, "body_part", where)
-    if body_part not in BODY_PARTS:
-        raise CardError(f"{where}: body_part must be one of {BODY_PARTS}")
+    # A patient-data model reads no image: it is marked "patient" instead of a body part.
+    allowed = ("patient",) if task == "tabular" else BODY_PARTS
+    if body_part not in allowed:
+        raise CardError(f"{where}: body_part must be one of {allowed}")
     inp = _require(data, "input", where)
     outputs = _require(data, "outputs", where)
     decision = data.get("decision", {})
