@@ -86,6 +86,9 @@ def check_parity(graph: ExportGraph, onnx_path: Path, names: dict[str, str], ima
     """Run TensorFlow and ONNX Runtime on the same real images; raise above the tolerance."""
     expected = graph.model.predict(images, batch_size=16, verbose=0)
     expected = expected if isinstance(expected, (list, tuple)) else [expected]
+    sums = np.asarray(expected[0]).sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-3):
+        raise ExportError("the model's first output is not a probability distribution (rows do not sum to 1)")
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = session.run([names[role] for role in graph.output_layer_names], {session.get_inputs()[0].name: images})
     report = {}

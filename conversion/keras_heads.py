@@ -81,7 +81,11 @@ def build_export_graph(
     if isinstance(model, keras.Sequential):
         # tf2onnx cannot trace Keras 3 Sequential models; the functional view has the same layers.
         model = keras.Model(model.inputs, model.outputs)
-    dense = _last_dense(model)
+    preprocessing = _preprocessing(model, input_range, clahe_clip_limit)
+    try:
+        dense = _last_dense(model)
+    except ValueError:
+        return _opaque_graph(model, temperature, preprocessing)
     kernel, bias = (dense.get_weights() + [None])[:2]
     units = int(kernel.shape[1])
     # A copy of the last dense layer without its activation gives the logits exactly.
@@ -97,10 +101,12 @@ def build_export_graph(
     scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits)
     probabilities = layers.Softmax(name=PROBABILITIES)(scaled)
     features = _gap_feature_tensor(dense)
-    preprocessing = _preprocessing(model, input_range, clahe_clip_limit)
     n_classes = max(2, units)
     if features is not None:
-        feature_output = layers.Identity(name=FEATURE_MAP)(features)
+        # Models trained here already name their last activation "feature_map"; others get an
+        # identity layer with that name so the ONNX output is found by name.
+        named = _producer(features).name == FEATURE_MAP
+        feature_output = features if named else layers.Identity(name=FEATURE_MAP)(features)
         graph = keras.Model(model.inputs, [probabilities, feature_output], name="export")
         heatmap = {"method": "cam", "class_weights": np.asarray(kernel, dtype=float).round(7).tolist()}
         head = "global average pooling + dense: exact class activation maps (equal to Grad-CAM)"
@@ -111,3 +117,22 @@ def build_export_graph(
         head = "no global average pooling before the classifier: heat maps by occlusion sensitivity"
         names = {"probabilities": PROBABILITIES}
     return ExportGraph(graph, names, heatmap, preprocessing, n_classes, head, notes)
+
+
+def _opaque_graph(model: keras.Model, temperature: float, preprocessing: Preprocessing) -> ExportGraph:
+    """A model whose layers cannot be inspected (a SavedModel signature): export its output as is.
+
+    Without the last dense layer there are no logits to rescale and no weights for a class
+    activation map, so the card gets occlusion heat maps and no calibration.
+    """
+    if temperature != 1.0:
+        raise ValueError("cannot apply a temperature to a model whose logits are not reachable")
+    output = model.outputs[0]
+    if output.shape[-1] == 1:
+        output = layers.Lambda(lambda p: keras.ops.concatenate([1.0 - p, p], axis=-1), name="two_class_probabilities")(output)
+    probabilities = layers.Identity(name=PROBABILITIES)(output)
+    graph = keras.Model(model.inputs, probabilities, name="export")
+    n_classes = max(2, int(output.shape[-1]))
+    head = "opaque SavedModel signature: outputs exported as probabilities; heat maps by occlusion sensitivity"
+    return ExportGraph(graph, {"probabilities": PROBABILITIES}, {"method": "occlusion", "patch": 0.125, "stride": 0.0625},
+                       preprocessing, n_classes, head, ["the source exposed no layers; its output must already be probabilities"])

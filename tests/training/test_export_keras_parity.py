@@ -1,0 +1,99 @@
+"""The Keras exporter on models that were not trained here, and its parity guard."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow", reason="training extras not installed")
+
+import keras  # noqa: E402
+
+from conversion import export_keras  # noqa: E402
+from conversion.keras_heads import build_export_graph  # noqa: E402
+from desktop.core.model_card import load_card  # noqa: E402
+from desktop.inference.registry import ModelRegistry  # noqa: E402
+
+SIZE = 24
+
+
+def _streamlit_style_model(units: int, activation: str) -> keras.Model:
+    """Conv -> MaxPool -> Flatten -> Dense, as the original Streamlit projects built them."""
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input((SIZE, SIZE, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(units, activation=activation),
+        ]
+    )
+    return model
+
+
+def _parity_images(tmp_path: Path) -> Path:
+    images = np.random.default_rng(0).uniform(0, 255, size=(6, SIZE, SIZE, 3)).astype(np.float32)
+    path = tmp_path / "parity.npz"
+    np.savez(path, images=images)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5", "savedmodel"])
+def test_plain_sequential_classifier_exports_with_occlusion_heatmap(tmp_path: Path, fmt: str) -> None:
+    model = _streamlit_style_model(3, "softmax")
+    if fmt == "savedmodel":
+        source = tmp_path / "saved"
+        model.export(str(source))
+    else:
+        source = tmp_path / f"legacy.{fmt}"
+        model.save(source)
+    out = tmp_path / "models"
+    code = export_keras.main([
+        "--source", str(source), "--model-id", "legacy_bone", "--out", str(out), "--labels", "a,b,c",
+        "--body-part", "other_bone", "--input-range", "0-255", "--parity-images", str(_parity_images(tmp_path)),
+    ])
+    assert code == 0
+    card = load_card(out / "legacy_bone" / "model.json")
+    assert card.heatmap.method == "occlusion"
+    assert card.feature_map_output is None
+    assert card.preprocessing.channels == 3
+    assert card.preprocessing.std == pytest.approx(1 / 255)
+    assert card.raw["conversion"]["parity"]["max_abs_diff_probabilities"] <= 1e-4
+    registry = ModelRegistry.discover(out)
+    assert [m.card.id for m in registry.available] == ["legacy_bone"]
+
+
+def test_single_sigmoid_unit_becomes_two_class_probabilities(tmp_path: Path) -> None:
+    model = _streamlit_style_model(1, "sigmoid")
+    images = np.random.default_rng(1).uniform(0, 255, size=(4, SIZE, SIZE, 3)).astype(np.float32)
+    graph = build_export_graph(model, input_range="0-255")
+    p_keras = model.predict(images, verbose=0)[:, 0]
+    p_graph = graph.model.predict(images, verbose=0)
+    np.testing.assert_allclose(p_graph[:, 1], p_keras, atol=1e-6)
+    np.testing.assert_allclose(p_graph.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_temperature_is_folded_into_the_exported_probabilities() -> None:
+    model = _streamlit_style_model(3, "softmax")
+    images = np.random.default_rng(2).uniform(0, 255, size=(4, SIZE, SIZE, 3)).astype(np.float32)
+    plain = build_export_graph(model, temperature=1.0).model.predict(images, verbose=0)
+    softened = build_export_graph(model, temperature=4.0).model.predict(images, verbose=0)
+    np.testing.assert_allclose(plain, model.predict(images, verbose=0), atol=1e-6)
+    assert softened.max(axis=1).mean() < plain.max(axis=1).mean()
+
+
+def test_parity_check_refuses_an_onnx_file_from_another_model(tmp_path: Path) -> None:
+    first = build_export_graph(_streamlit_style_model(3, "softmax"))
+    keras.utils.set_random_seed(99)
+    other = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    other_graph = build_export_graph(other)
+    onnx_path = tmp_path / "other.onnx"
+    proto = export_keras.convert(other_graph, onnx_path)
+    names = export_keras.output_names(proto, other_graph)
+    images = np.random.default_rng(3).uniform(0, 1, size=(4, SIZE, SIZE, 3)).astype(np.float32)
+    with pytest.raises(export_keras.ExportError, match="disagree"):
+        export_keras.check_parity(first, onnx_path, names, images, 1e-4)

@@ -1,0 +1,72 @@
+"""One-step training on generated images, exported through the production code path."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("tensorflow", reason="training extras not installed")
+
+from conversion import export_keras  # noqa: E402
+from desktop.core.model_card import Preprocessing, load_card  # noqa: E402
+from desktop.inference.registry import ModelRegistry  # noqa: E402
+from training import tasks, train_image_model  # noqa: E402
+
+
+def _write_dataset(root: Path, rng: np.random.Generator) -> None:
+    """Pneumonia-style folders and names; 'PNEUMONIA' images carry a bright blob."""
+    for subset in ("train", "val"):
+        for label in ("NORMAL", "PNEUMONIA"):
+            folder = root / "pneumonia" / subset / label
+            folder.mkdir(parents=True)
+            for i in range(12):
+                pixels = rng.uniform(0, 90, size=(48, 40))
+                if label == "PNEUMONIA":
+                    pixels[10:30, 8:28] += 140
+                stem = f"person{i + (0 if subset == 'train' else 100)}_bacteria_{i}" if label == "PNEUMONIA" else f"IM-{i + (0 if subset == 'train' else 100):04d}-0001"
+                Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(folder / f"{stem}.jpeg", quality=95)
+
+
+@pytest.fixture()
+def tiny_task(monkeypatch: pytest.MonkeyPatch) -> tasks.ImageTask:
+    small = dataclasses.replace(
+        tasks.IMAGE_TASKS["pneumonia"],
+        preprocessing=Preprocessing(size=(32, 32), resize="squash", clahe_clip_limit=2.0, clahe_tile_grid=(4, 4)),
+        widths=(4, 4, 8, 8, 8),
+        head_width=8,
+        epochs=1,
+        batch_size=8,
+    )
+    monkeypatch.setitem(tasks.IMAGE_TASKS, "pneumonia", small)
+    return small
+
+
+def test_train_then_export_produces_a_loadable_calibrated_model(tmp_path: Path, tiny_task: tasks.ImageTask) -> None:
+    _write_dataset(tmp_path / "data", np.random.default_rng(0))
+    run_dir = tmp_path / "run"
+    report = train_image_model.train(
+        tiny_task, data_root=tmp_path / "data", out_dir=run_dir, cache_dir=tmp_path / "cache", epochs=1, seed=1, max_images=48
+    )
+    assert (run_dir / "model.keras").exists()
+    assert report["temperature"] > 0
+    assert set(report["test"]) >= {"n", "accuracy", "roc_auc", "confusion_matrix", "expected_calibration_error"}
+    splits = json.loads((run_dir / "pneumonia.json").read_text())["splits"]
+    groups = {name: {group for _, group in rows} for name, rows in splits.items()}
+    assert not groups["train"] & groups["test"] and not groups["train"] & groups["val"]
+
+    models_dir = tmp_path / "models"
+    assert export_keras.main(["--source", str(run_dir / "model.keras"), "--model-id", "pneumonia", "--out", str(models_dir)]) == 0
+    card = load_card(models_dir / "pneumonia" / "model.json")
+    assert card.heatmap.method == "cam" and card.feature_map_output
+    assert card.calibration["temperature"] == report["temperature"]
+    assert card.preprocessing.clahe_clip_limit == 2.0
+    assert card.raw["conversion"]["parity"]["max_abs_diff_probabilities"] <= 1e-4
+
+    registry = ModelRegistry.discover(models_dir)
+    assert not registry.unavailable, registry.unavailable
+    assert [m.card.id for m in registry.available] == ["pneumonia"]
