@@ -1,0 +1,206 @@
+"""Composition root: builds the services, the controller and the window, and runs the GUI.
+
+Nothing else creates services for the window; tests call :func:`build_app` with their own
+registry, settings and (synchronous) task runner, and the CLI calls :func:`run_gui`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from desktop import APP_NAME, __version__, paths
+from desktop.ui.controller import StudyController
+from desktop.ui.main_window import MainWindow
+from desktop.ui.recent_files import RecentFiles, app_settings
+from desktop.ui.task_runner import Runner, TaskRunner
+
+__all__ = ["XRayDeskApp", "app_icon", "build_app", "create_application", "run_gui"]
+
+log = logging.getLogger(__name__)
+
+# Fallback start time when neither the launcher nor the OS can tell us when the process began.
+_IMPORTED_AT = time.perf_counter()
+ORGANISATION = "XRayDesk"
+# Decoding and inference each get a thread; more would only fight the models for the CPU.
+WORKER_THREADS = 2
+# --exit-after-show gives up after this long without an expose event (broken display).
+SHOW_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class XRayDeskApp:
+    """Everything the composition root built, for the event loop and for tests."""
+
+    window: MainWindow
+    controller: StudyController
+    registry: Any
+    service: Any
+    runner: Runner
+    recent: RecentFiles
+    settings: QSettings
+
+
+def app_icon() -> QIcon:
+    """The application icon from ``resources/icons`` (SVG preferred), or an empty icon."""
+    folder = paths.resources_dir() / "icons"
+    for name in ("xraydesk.svg", "xraydesk.png"):
+        candidate = folder / name
+        if candidate.is_file():
+            return QIcon(str(candidate))
+    return QIcon()
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The process's QApplication (reused if one exists), named so QSettings finds its store."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationVersion(__version__)
+    icon = app_icon()
+    if not icon.isNull():
+        app.setWindowIcon(icon)
+    return app
+
+
+def build_app(
+    *,
+    registry: Any | None = None,
+    service: Any | None = None,
+    runner: Runner | None = None,
+    settings: QSettings | None = None,
+) -> XRayDeskApp:
+    """Discover models, build the analysis service, controller and window, and wire them."""
+    # Imported here so a broken inference stack is reported by the caller, not at import time.
+    from desktop.inference.analysis import AnalysisService
+    from desktop.inference.registry import ModelRegistry
+
+    if registry is None:
+        registry = ModelRegistry.discover()
+    if service is None:
+        service = AnalysisService(registry)
+    if runner is None:
+        runner = TaskRunner(max_threads=WORKER_THREADS)
+    if settings is None:
+        settings = app_settings()
+    recent = RecentFiles(settings)
+    controller = StudyController(service, runner=runner, registry=registry, recent=recent)
+    window = MainWindow(controller, recent=recent, settings=settings, registry=registry)
+    return XRayDeskApp(window, controller, registry, service, runner, recent, settings)
+
+
+def _start_time() -> float:
+    """Process start on the ``time.perf_counter`` clock.
+
+    ``XRAYDESK_T0`` wins when set: seconds since the epoch (``date +%s.%N`` in a launcher
+    script) or a ``perf_counter`` reading taken earlier in this process. Next comes ``T0`` of
+    ``desktop.__main__``, then the OS's record of when the process started (Linux), and last
+    the moment this module was imported.
+    """
+    raw = os.environ.get("XRAYDESK_T0")
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            log.warning("ignoring XRAYDESK_T0=%r: not a number", raw)
+        else:
+            # perf_counter counts from boot, so only wall-clock epochs exceed a billion seconds.
+            return time.perf_counter() - (time.time() - value) if value > 1e9 else value
+    main_t0 = getattr(sys.modules.get("desktop.__main__"), "T0", None)
+    if isinstance(main_t0, float):
+        return main_t0
+    try:
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        started_s = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start, in ticks since boot
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - started_s
+        return time.perf_counter() - age
+    except (OSError, IndexError, ValueError, AttributeError):
+        return _IMPORTED_AT
+
+
+class _ShownReporter(QObject):
+    """Prints the startup time once the window is really on screen, then quits."""
+
+    def __init__(self, app: QApplication, t0: float) -> None:
+        super().__init__()
+        self._app = app
+        self._t0 = t0
+        self.reported = False
+        # A timer we own (not a bare singleShot) so it dies with us and cannot quit a later loop.
+        self._give_up = QTimer(self)
+        self._give_up.setSingleShot(True)
+        self._give_up.timeout.connect(lambda: app.exit(1))
+        self._give_up.start(SHOW_TIMEOUT_MS)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Expose and getattr(watched, "isExposed", lambda: False)():
+            self.report()
+        return False
+
+    def report(self) -> None:
+        if self.reported:
+            return
+        self.reported = True
+        self._give_up.stop()
+        # The CLI contract: one line on stdout, parsed by the packaging smoke test.
+        print(f"window shown after {time.perf_counter() - self._t0:.3f} s", flush=True)
+        # exit(), not quit(): Qt 6's quit() also closes the windows, and the close arriving
+        # after the loop has ended would leave the next event loop in this process dead.
+        QTimer.singleShot(0, self, lambda: self._app.exit(0))
+
+
+def _close_quietly(app: QApplication, window: MainWindow) -> None:
+    """Close and destroy the window after the event loop ended, without a late quit.
+
+    Closing or destroying the last window asks Qt to quit; asked while no event loop runs,
+    that leaves Qt's quit flag set, and every later loop in the process (a second run_gui, a
+    test's wait) would return at once. So destroy it now, with that behaviour switched off.
+    """
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        window.close()  # saves geometry and dock layout
+        shiboken6.delete(window)
+    finally:
+        app.setQuitOnLastWindowClosed(quit_on_close)
+
+
+def run_gui(files: list[str], *, exit_after_show: bool = False) -> int:
+    """Open the main window (and ``files``, the first of them); return the exit code.
+
+    With ``exit_after_show`` the app prints ``window shown after X.XXX s`` once the window is
+    exposed and exits with 0 (1 if it never appears), which packaging tests use as a smoke run.
+    """
+    t0 = _start_time()
+    app = create_application()
+    parts = build_app()
+    window = parts.window
+    reporter: _ShownReporter | None = None
+    if exit_after_show:
+        reporter = _ShownReporter(app, t0)
+        window.winId()  # create the native window now so the filter sees its first expose
+        window.windowHandle().installEventFilter(reporter)
+    window.show()
+    if reporter is not None and window.windowHandle().isExposed():
+        reporter.report()
+    if files:
+        parts.controller.open_files(files)
+    code = app.exec()
+    parts.runner.shutdown()
+    _close_quietly(app, window)
+    if reporter is not None:
+        reporter.deleteLater()
+        return 0 if reporter.reported else 1
+    return int(code)

@@ -1,0 +1,105 @@
+"""Menu actions and their shortcuts, built in one place so the main window only connects them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+__all__ = ["RecentMenu", "WindowActions", "build_actions"]
+
+
+@dataclass(frozen=True)
+class WindowActions:
+    """Every action of the main window, reachable by name (tests trigger them directly)."""
+
+    open: QAction
+    quit: QAction
+    fit: QAction
+    zoom_in: QAction
+    zoom_out: QAction
+    actual_size: QAction
+    invert: QAction
+    rotate: QAction
+    reset_view: QAction
+    heatmap: QAction
+    about: QAction
+    recent_menu: RecentMenu
+
+
+def _action(parent: QObject, text: str, *shortcuts: str | QKeySequence.StandardKey, tip: str = "", checkable: bool = False) -> QAction:
+    action = QAction(text, parent)
+    action.setShortcuts([QKeySequence(s) for s in shortcuts])
+    action.setCheckable(checkable)
+    if tip:
+        action.setStatusTip(tip)
+    return action
+
+
+class RecentMenu(QMenu):
+    """File > Open Recent: refilled from a list of paths, emits the chosen one."""
+
+    chosen = Signal(str)
+    clear_requested = Signal()
+
+    def __init__(self, parent: QMainWindow) -> None:
+        super().__init__("Open &Recent", parent)
+        self.set_paths([])
+
+    def set_paths(self, paths: list[str]) -> None:
+        self.clear()
+        for index, path in enumerate(paths, start=1):
+            # Numbered entries give keyboard access (Alt+F, R, 1) like other desktop apps.
+            label = f"&{index % 10}  {Path(path).name}" if index <= 10 else Path(path).name
+            action = self.addAction(label)
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.chosen.emit(p))
+        if paths:
+            self.addSeparator()
+            self.addAction("Clear Menu").triggered.connect(self.clear_requested)
+        else:
+            self.addAction("No recent files").setEnabled(False)
+        self.setEnabled(True)
+
+    def paths(self) -> list[str]:
+        return [a.statusTip() for a in self.actions() if a.statusTip()]
+
+
+def build_actions(window: QMainWindow) -> WindowActions:
+    """Create the actions and the File / View / Help menus on ``window``."""
+    actions = WindowActions(
+        open=_action(window, "&Open\u2026", QKeySequence.StandardKey.Open, tip="Open an X-ray image or DICOM file"),
+        quit=_action(window, "&Quit", QKeySequence.StandardKey.Quit),
+        fit=_action(window, "&Fit to Window", "F", tip="Show the whole image"),
+        zoom_in=_action(window, "Zoom &In", "+", "=", "Ctrl+=", QKeySequence.StandardKey.ZoomIn),
+        zoom_out=_action(window, "Zoom &Out", "-", QKeySequence.StandardKey.ZoomOut),
+        actual_size=_action(window, "&Actual Size", "1", tip="One image pixel per screen pixel"),
+        invert=_action(window, "&Invert", "I", tip="Swap black and white", checkable=True),
+        rotate=_action(window, "&Rotate 90\u00b0", "R", tip="Rotate clockwise"),
+        reset_view=_action(window, "R&eset View", "0", tip="Fit, no rotation, no inversion, default window/level"),
+        heatmap=_action(window, "Show &Heat Map", "H", tip="Show where the model looked", checkable=True),
+        about=_action(window, "&About XRayDesk"),
+        recent_menu=RecentMenu(window),
+    )
+    actions.heatmap.setChecked(True)
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    file_menu.addAction(actions.open)
+    file_menu.addMenu(actions.recent_menu)
+    file_menu.addSeparator()
+    file_menu.addAction(actions.quit)
+    view_menu = bar.addMenu("&View")
+    for action in (actions.fit, actions.zoom_in, actions.zoom_out, actions.actual_size):
+        view_menu.addAction(action)
+    view_menu.addSeparator()
+    for action in (actions.invert, actions.rotate, actions.reset_view):
+        view_menu.addAction(action)
+    view_menu.addSeparator()
+    view_menu.addAction(actions.heatmap)
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(actions.about)
+    return actions

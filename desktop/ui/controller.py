@@ -1,0 +1,264 @@
+"""Open -> decode -> analyse, off the GUI thread, with stale results dropped.
+
+The controller owns the workflow state (current image, study type, latest results) and talks
+to the services through a task runner; the window only connects its signals to views. Every
+request carries a sequence number: when the user opens image B while image A is still
+decoding or being analysed, A's late answer is recognised as stale and ignored, so results
+are never shown over the wrong image.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from desktop.core.imaging import ImageLoadError
+from desktop.ui.formatting import percent, study_type_name
+
+if TYPE_CHECKING:
+    from desktop.core.imaging import XRayImage
+    from desktop.core.model_card import ModelCard
+    from desktop.core.prediction import Prediction
+    from desktop.ui.recent_files import RecentFiles
+    from desktop.ui.task_runner import Runner
+
+__all__ = ["AnalysisOutcome", "StudyController", "describe_error"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BODY_PART = "chest"
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    """The models' answers for one image and study type, each with its model card."""
+
+    image: XRayImage
+    body_part: str
+    pairs: tuple[tuple[Prediction, ModelCard | None], ...]
+    unavailable: tuple[tuple[str, str], ...] = ()
+    elapsed_ms: float = 0.0
+
+    @property
+    def predictions(self) -> tuple[Prediction, ...]:
+        return tuple(p for p, _ in self.pairs)
+
+    def heatmap_sources(self) -> list[tuple[str, str]]:
+        """(model id, model name) for every prediction that carries a heat map."""
+        return [(p.model_id, p.model_name) for p in self.predictions if p.heatmap is not None]
+
+    def heatmap_for(self, model_id: str | None) -> np.ndarray | None:
+        for prediction in self.predictions:
+            if prediction.heatmap is not None and (model_id is None or prediction.model_id == model_id):
+                return prediction.heatmap
+        return None
+
+
+def describe_error(exc: BaseException, *, action: str) -> str:
+    """One user-facing sentence for a failure; ``ImageLoadError`` already is one."""
+    if isinstance(exc, ImageLoadError):
+        return str(exc)
+    detail = str(exc).strip().rstrip(".")
+    return f"{action} failed: {detail}." if detail else f"{action} failed ({type(exc).__name__})."
+
+
+class StudyController(QObject):
+    """Holds the open study and runs loading and analysis through a task runner."""
+
+    image_loaded = Signal(object)  # XRayImage
+    load_failed = Signal(str)  # user-facing sentence; the previous image stays
+    analysis_started = Signal(str)  # body part
+    analysis_finished = Signal(object)  # AnalysisOutcome
+    analysis_failed = Signal(str)
+    busy_changed = Signal(bool, str)  # busy?, what is happening ("Analysing…")
+    message = Signal(str)  # transient status-bar text
+
+    def __init__(
+        self,
+        service: Any,
+        *,
+        runner: Runner,
+        registry: Any | None = None,
+        recent: RecentFiles | None = None,
+        body_part: str = DEFAULT_BODY_PART,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._service = service
+        self._runner = runner
+        self._registry = registry if registry is not None else getattr(service, "registry", None)
+        self._recent = recent
+        self._body_part = body_part
+        self._image: XRayImage | None = None
+        self._outcome: AnalysisOutcome | None = None
+        self._load_seq = 0
+        self._analysis_seq = 0
+        self._loading: str | None = None  # file name being decoded
+        self._analysing = False
+
+    # ------------------------------------------------------------------ state
+    @property
+    def image(self) -> XRayImage | None:
+        return self._image
+
+    @property
+    def outcome(self) -> AnalysisOutcome | None:
+        """Results for the current image and study type, or None while none are valid."""
+        return self._outcome
+
+    @property
+    def body_part(self) -> str:
+        return self._body_part
+
+    @property
+    def is_busy(self) -> bool:
+        return self._loading is not None or self._analysing
+
+    def model_names(self, part: str | None = None) -> list[str]:
+        """Names of the models that would run for a study type (default: the current one)."""
+        try:
+            models = self._service.models_for(part or self._body_part)
+        except Exception:  # noqa: BLE001 - a hint only; analyse() reports real failures
+            return []
+        return [getattr(getattr(m, "card", m), "name", str(m)) for m in models]
+
+    def unavailable_models(self) -> tuple[tuple[str, str], ...]:
+        models = getattr(self._registry, "unavailable", ()) or ()
+        return tuple((m.model_id, m.reason) for m in models)
+
+    # ---------------------------------------------------------------- opening
+    def open_files(self, paths: Sequence[str | Path]) -> None:
+        """Open the first of several files (a multi-file drop) and say so."""
+        paths = [p for p in paths if str(p)]
+        if not paths:
+            return
+        if len(paths) > 1:
+            self.message.emit(f"{len(paths)} files dropped; opening the first, {Path(paths[0]).name}.")
+        self.open_file(paths[0])
+
+    def open_file(self, path: str | Path) -> None:
+        """Decode ``path`` off the GUI thread; on success show it and analyse it."""
+        path = Path(path)
+        self._load_seq += 1
+        seq = self._load_seq
+        self._loading = path.name
+        self._emit_busy()
+        log.info("opening %s", path)
+        self._runner.submit(
+            lambda: self._service.load(path),
+            on_result=lambda image: self._loaded(seq, path, image),
+            on_error=lambda exc: self._load_error(seq, path, exc),
+        )
+
+    def _loaded(self, seq: int, path: Path, image: XRayImage) -> None:
+        if seq != self._load_seq:
+            log.debug("dropping stale decode of %s", path)
+            return
+        self._loading = None
+        self._image = image
+        self._outcome = None
+        if self._recent is not None:
+            self._recent.add(path)
+        self.image_loaded.emit(image)
+        self.message.emit(f"Opened {path.name} ({image.width} \u00d7 {image.height}, {image.format}).")
+        self.analyse()
+
+    def _load_error(self, seq: int, path: Path, exc: BaseException) -> None:
+        if seq != self._load_seq:
+            return
+        self._loading = None
+        if not isinstance(exc, ImageLoadError):
+            log.error("unexpected error opening %s", path, exc_info=exc)
+        self._emit_busy()
+        self.load_failed.emit(describe_error(exc, action=f"Opening {path.name}"))
+
+    # -------------------------------------------------------------- analysing
+    def set_body_part(self, part: str) -> None:
+        """Change the study type; re-analyses the open image (unless one is still loading)."""
+        if part == self._body_part:
+            return
+        self._body_part = part
+        if self._image is not None and self._loading is None:
+            self.analyse()
+
+    def analyse(self) -> None:
+        """Run the study type's models on the current image off the GUI thread."""
+        image, part = self._image, self._body_part
+        if image is None:
+            return
+        self._analysis_seq += 1
+        seq = self._analysis_seq
+        self._outcome = None
+        if not self._has_models(part):
+            # Nothing to run: answer at once instead of spinning a thread for an empty list.
+            self._analysing = False
+            self._emit_busy()
+            self._finish(seq, image, part, (), time.perf_counter())
+            return
+        self._analysing = True
+        self._emit_busy()
+        self.analysis_started.emit(part)
+        started = time.perf_counter()
+        self._runner.submit(
+            lambda: self._service.analyse(image, body_part=part),
+            on_result=lambda predictions: self._finish(seq, image, part, predictions, started),
+            on_error=lambda exc: self._analysis_error(seq, exc),
+        )
+
+    def _has_models(self, part: str) -> bool:
+        try:
+            return bool(self._service.models_for(part))
+        except Exception:  # noqa: BLE001 - let analyse() surface the real error instead
+            log.debug("models_for(%s) failed", part, exc_info=True)
+            return True
+
+    def _finish(self, seq: int, image: XRayImage, part: str, predictions: Sequence[Prediction], started: float) -> None:
+        if seq != self._analysis_seq or image is not self._image:
+            log.debug("dropping stale analysis (request %d, current %d)", seq, self._analysis_seq)
+            return
+        self._analysing = False
+        outcome = AnalysisOutcome(
+            image=image,
+            body_part=part,
+            pairs=tuple((p, self._card_for(p.model_id)) for p in predictions),
+            unavailable=self.unavailable_models(),
+            elapsed_ms=(time.perf_counter() - started) * 1000.0,
+        )
+        self._outcome = outcome
+        self._emit_busy()
+        self.analysis_finished.emit(outcome)
+        if outcome.pairs:
+            summary = "; ".join(f"{p.model_name}: {p.label} ({percent(max(p.probabilities))})" for p in outcome.predictions)
+            self.message.emit(f"Analysed in {outcome.elapsed_ms:.0f} ms \u2014 {summary}")
+        else:
+            self.message.emit(f"No models for {study_type_name(part)} studies.")
+
+    def _analysis_error(self, seq: int, exc: BaseException) -> None:
+        if seq != self._analysis_seq:
+            return
+        self._analysing = False
+        log.error("analysis failed", exc_info=exc)
+        self._emit_busy()
+        self.analysis_failed.emit(describe_error(exc, action="Analysis"))
+
+    # ---------------------------------------------------------------- helpers
+    def _card_for(self, model_id: str) -> ModelCard | None:
+        try:
+            return self._registry.get(model_id).card
+        except Exception:  # noqa: BLE001 - a card only adds detail; the prediction still shows
+            log.debug("no card for %s", model_id, exc_info=True)
+            return None
+
+    def _emit_busy(self) -> None:
+        if self._loading is not None:
+            self.busy_changed.emit(True, f"Opening {self._loading}\u2026")
+        elif self._analysing:
+            self.busy_changed.emit(True, "Analysing\u2026")
+        else:
+            self.busy_changed.emit(False, "")

@@ -1,0 +1,213 @@
+"""The main window: lays out the viewer, the analysis panel and the menus, and wires them.
+
+Deliberately thin. Workflow logic lives in :class:`~desktop.ui.controller.StudyController`,
+drawing in :class:`~desktop.ui.image_view.ImageView`, read-outs in the panels; this class only
+connects signals to slots and persists window state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
+
+from desktop import APP_NAME
+from desktop.core.imaging import SUPPORTED_SUFFIXES
+from desktop.ui.about import show_about
+from desktop.ui.actions import build_actions
+from desktop.ui.file_drop import FileDropFilter
+from desktop.ui.image_view import ImageView
+from desktop.ui.side_panel import AnalysisPanel
+from desktop.ui.status_bar import AppStatusBar
+
+if TYPE_CHECKING:
+    from desktop.core.imaging import XRayImage
+    from desktop.ui.controller import AnalysisOutcome, StudyController
+    from desktop.ui.recent_files import RecentFiles
+
+__all__ = ["MainWindow", "open_file_filter"]
+
+
+_BODY_PART_KEY = "study/body_part"
+_GEOMETRY_KEY = "window/geometry"
+_STATE_KEY = "window/state"
+
+
+def open_file_filter() -> str:
+    """File-dialog filter; "All files" stays because DICOM files often have no extension."""
+    def globs(*suffixes: str) -> str:
+        return " ".join(f"*{s}" for s in suffixes)
+
+    supported = globs(*SUPPORTED_SUFFIXES)
+    return ";;".join([
+        f"X-ray images ({supported})",
+        "PNG (*.png)",
+        "JPEG (*.jpg *.jpeg)",
+        "BMP (*.bmp)",
+        "TIFF (*.tif *.tiff)",
+        "DICOM (*.dcm *.dicom)",
+        "All files (*)",
+    ])
+
+
+class MainWindow(QMainWindow):
+    """XRayDesk's single window."""
+
+    def __init__(
+        self,
+        controller: StudyController,
+        *,
+        recent: RecentFiles,
+        settings: QSettings,
+        registry: Any | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.recent = recent
+        self._settings = settings
+        self._registry = registry
+        self.setWindowTitle(APP_NAME)
+        self.setObjectName("mainWindow")
+
+        self.view = ImageView(self)
+        self.setCentralWidget(self.view)
+        self.panel = AnalysisPanel()
+        self.dock = QDockWidget("Analysis", self)
+        self.dock.setObjectName("analysisDock")
+        self.dock.setWidget(self.panel)
+        # Closable docks get lost; the panel holds the disclaimer, so it must always be there.
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.status = AppStatusBar(self)
+        self.setStatusBar(self.status)
+        self.actions = build_actions(self)
+        self.drops = FileDropFilter(self)
+        self.drops.watch(self)
+        self.drops.watch(self.view.viewport())
+
+        self._wire_view()
+        self._wire_workflow()
+        self._restore_state()
+        self.status.set_zoom(self.view.zoom)
+        self.status.set_window_level(self.view.window_level)
+        self.status.show_message("Ready. Drop an X-ray on the window or press Ctrl+O.")
+
+    # ---------------------------------------------------------------- wiring
+    def _wire_view(self) -> None:
+        a, view = self.actions, self.view
+        a.open.triggered.connect(self.choose_file)
+        a.quit.triggered.connect(self.close)
+        a.about.triggered.connect(lambda: show_about(self, self._registry))
+        a.fit.triggered.connect(view.fit_to_window)
+        a.zoom_in.triggered.connect(view.zoom_in)
+        a.zoom_out.triggered.connect(view.zoom_out)
+        a.actual_size.triggered.connect(view.actual_size)
+        a.rotate.triggered.connect(view.rotate_90)
+        a.reset_view.triggered.connect(view.reset_view)
+        a.invert.toggled.connect(view.set_inverted)
+        view.inverted_changed.connect(a.invert.setChecked)
+        # The menu action and the panel's check box are two handles on one setting.
+        a.heatmap.toggled.connect(self.panel.heatmap_check.setChecked)
+        self.panel.heatmap_check.toggled.connect(a.heatmap.setChecked)
+        a.heatmap.toggled.connect(view.set_heatmap_visible)
+        self.panel.heatmap_opacity_changed.connect(view.set_heatmap_opacity)
+        view.set_heatmap_opacity(self.panel.heatmap_opacity)
+        self.panel.heatmap_model_changed.connect(self._show_heatmap)
+        view.zoom_changed.connect(self.status.set_zoom)
+        view.probe_changed.connect(self.status.set_probe)
+        view.window_level_changed.connect(self.status.set_window_level)
+
+    def _wire_workflow(self) -> None:
+        c = self.controller
+        self.drops.files_dropped.connect(c.open_files)
+        self.actions.recent_menu.chosen.connect(c.open_file)
+        self.actions.recent_menu.clear_requested.connect(self.recent.clear)
+        self.recent.changed.connect(self._refresh_recent)
+        self._refresh_recent()
+        self.panel.study_type_changed.connect(self._study_type_changed)
+        self.panel.analyse_requested.connect(c.analyse)
+        c.image_loaded.connect(self._image_loaded)
+        c.load_failed.connect(self.show_error)
+        c.analysis_started.connect(self._analysis_started)
+        c.analysis_finished.connect(self._analysis_finished)
+        c.analysis_failed.connect(self._analysis_failed)
+        c.busy_changed.connect(self._busy_changed)
+        c.message.connect(self.status.show_message)
+
+    # ----------------------------------------------------------------- slots
+    def choose_file(self) -> None:
+        """File > Open…: a native dialog, starting where the last file came from."""
+        recent = self.recent.paths()
+        start = str(Path(recent[0]).parent) if recent else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open X-ray", start, open_file_filter())
+        if path:
+            self.controller.open_file(path)
+
+    def show_error(self, text: str) -> None:
+        """Inline, non-modal: the doctor keeps working while the message is visible."""
+        self.panel.show_error(text)
+        self.status.show_message(text)
+
+    def _refresh_recent(self) -> None:
+        self.actions.recent_menu.set_paths(self.recent.paths())
+
+    def _study_type_changed(self, part: str) -> None:
+        self._settings.setValue(_BODY_PART_KEY, part)
+        self.controller.set_body_part(part)
+        self.panel.set_model_names(self.controller.model_names(part))
+
+    def _image_loaded(self, image: XRayImage) -> None:
+        self.view.set_image(image.pixels, pixel_spacing_mm=image.pixel_spacing_mm)
+        self.panel.info.set_image(image)
+        self.panel.clear_error()
+        self.panel.set_heatmap_sources([])
+        self.setWindowTitle(f"{Path(image.source_path).name} \u2014 {APP_NAME}")
+
+    def _analysis_started(self, _part: str) -> None:
+        self.panel.results.show_busy()
+        self.panel.set_heatmap_sources([])
+        self.view.set_heatmap(None)
+
+    def _analysis_finished(self, outcome: AnalysisOutcome) -> None:
+        self.panel.clear_error()
+        self.panel.results.show_results(outcome.pairs, body_part=outcome.body_part, unavailable=outcome.unavailable)
+        sources = outcome.heatmap_sources()
+        self.panel.set_heatmap_sources(sources)
+        self._show_heatmap(sources[0][0] if sources else None)
+
+    def _analysis_failed(self, text: str) -> None:
+        self.panel.results.show_placeholder("No results: the analysis did not complete.")
+        self.show_error(text)
+
+    def _show_heatmap(self, model_id: str | None) -> None:
+        outcome = self.controller.outcome
+        self.view.set_heatmap(outcome.heatmap_for(model_id) if outcome is not None else None)
+
+    def _busy_changed(self, busy: bool, text: str) -> None:
+        self.panel.set_busy(busy, text)
+        self.status.set_busy(busy, text)
+        self.panel.set_can_analyse(not busy and self.controller.image is not None)
+
+    # ----------------------------------------------------------- persistence
+    def _restore_state(self) -> None:
+        part = self._settings.value(_BODY_PART_KEY) or self.controller.body_part
+        self.panel.set_body_part(str(part))  # emits study_type_changed -> controller
+        if self.panel.body_part != self.controller.body_part:  # unknown saved value
+            self.controller.set_body_part(self.panel.body_part)
+        self.panel.set_model_names(self.controller.model_names())
+        geometry = self._settings.value(_GEOMETRY_KEY)
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1360, 880)
+        state = self._settings.value(_STATE_KEY)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._settings.setValue(_GEOMETRY_KEY, self.saveGeometry())
+        self._settings.setValue(_STATE_KEY, self.saveState())
+        self._settings.sync()
+        super().closeEvent(event)

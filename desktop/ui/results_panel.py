@@ -1,0 +1,231 @@
+"""What the models said: one card per prediction, plus errors and "nothing to show" states.
+
+The panel is a view: it receives (Prediction, ModelCard) pairs and plain strings from the
+main window's wiring and never calls a service.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QToolButton, QVBoxLayout, QWidget
+
+from desktop.ui.formatting import metric_lines, percent, study_type_name
+
+if TYPE_CHECKING:
+    from desktop.core.model_card import ModelCard
+    from desktop.core.prediction import Prediction
+
+__all__ = ["MessageBanner", "PredictionCard", "ResultsPanel"]
+
+
+# Bars count in tenths of a percent so 99.6 % never rounds to a full bar.
+_BAR_STEPS = 1000
+_CARD_STYLE = """
+QFrame#predictionCard { border: 1px solid palette(mid); border-radius: 6px; background: palette(base); }
+QLabel#muted { color: palette(placeholder-text); }
+QLabel#predictedLabel { font-weight: 600; }
+QLabel#warning { color: #9a5b00; }
+QProgressBar { border: 1px solid palette(mid); border-radius: 3px; text-align: center; min-height: 16px; max-height: 16px; }
+QProgressBar::chunk { background: #5b8dd6; border-radius: 2px; }
+QProgressBar#top::chunk { background: #2f6fcc; }
+"""
+_BANNER_STYLES = {
+    "error": "QFrame#banner { background: #fdecea; border: 1px solid #f0b8b3; border-radius: 5px; } QLabel { color: #6b1a14; }",
+    "info": "QFrame#banner { background: #e8f1fb; border: 1px solid #b6cfee; border-radius: 5px; } QLabel { color: #163a66; }",
+}
+
+
+def _label(text: str = "", *, name: str | None = None, wrap: bool = True, scale: float = 1.0, bold: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(wrap)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if name:
+        label.setObjectName(name)
+    if scale != 1.0 or bold:
+        font = label.font()
+        font.setPointSizeF(font.pointSizeF() * scale)
+        font.setBold(bold)
+        label.setFont(font)
+    return label
+
+
+def _readable(label: str, card: ModelCard | None) -> str:
+    """A label as a clinician reads it: a bare "3" from a grading model is "Grade 3"."""
+    if card is not None and card.task == "ordinal" and label.isdigit():
+        return f"Grade {label}"
+    return label
+
+
+class MessageBanner(QFrame):
+    """A non-modal inline message (error or info) with a close button."""
+
+    closed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 8, 6, 8)
+        self._text = _label()
+        layout.addWidget(self._text, 1)
+        close = QToolButton(self)
+        close.setText("\u2715")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.dismiss)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.setVisible(False)
+
+    @property
+    def text(self) -> str:
+        return "" if self.isHidden() else self._text.text()
+
+    def show_message(self, text: str, *, kind: str = "error") -> None:
+        self.setStyleSheet(_BANNER_STYLES.get(kind, _BANNER_STYLES["info"]))
+        self._text.setText(text)
+        self.setVisible(True)
+
+    def dismiss(self) -> None:
+        self._text.clear()
+        self.setVisible(False)
+        self.closed.emit()
+
+
+class PredictionCard(QFrame):
+    """One model's answer: label, every class probability, threshold, derived outputs, metrics."""
+
+    def __init__(self, prediction: Prediction, card: ModelCard | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prediction = prediction
+        self.setObjectName("predictionCard")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(6)
+
+        layout.addWidget(_label(prediction.model_name, bold=True, scale=1.1))
+        layout.addWidget(_label(f"{prediction.model_id} \u00b7 version {prediction.model_version}", name="muted", scale=0.9))
+        self.label_widget = _label(_readable(prediction.label, card), name="predictedLabel", scale=1.7)
+        layout.addWidget(self.label_widget)
+
+        self.bars: dict[str, QProgressBar] = {}
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(4)
+        for row, (name, p) in enumerate(zip(prediction.labels, prediction.probabilities)):
+            grid.addWidget(_label(name, wrap=False, bold=name == prediction.label), row, 0)
+            bar = QProgressBar()
+            bar.setRange(0, _BAR_STEPS)
+            bar.setValue(round(p * _BAR_STEPS))
+            bar.setFormat(percent(p))
+            bar.setAccessibleName(f"Probability of {name}")
+            if name == prediction.label:
+                bar.setObjectName("top")
+            grid.addWidget(bar, row, 1)
+            self.bars[name] = bar
+        grid.setColumnStretch(1, 1)
+        layout.addLayout(grid)
+
+        if prediction.threshold is not None:
+            target = prediction.positive_label or prediction.labels[-1]
+            text = f"Decision threshold: {target} when P({target}) \u2265 {prediction.threshold:.2f}"
+            threshold = _label(text, name="muted", scale=0.9)
+            if card is not None and card.threshold_rationale:
+                threshold.setToolTip(card.threshold_rationale)
+            layout.addWidget(threshold)
+        for derived in prediction.derived:
+            layout.addWidget(_label(f"{derived.name}: {percent(derived.probability)} \u2192 {derived.label}", bold=True))
+        calibrated = "Calibrated probabilities" if prediction.calibrated else "Uncalibrated scores \u2014 read as a ranking, not a risk"
+        layout.addWidget(_label(("\u2713 " if prediction.calibrated else "") + calibrated, name="muted", scale=0.9))
+        if prediction.heatmap is not None and prediction.heatmap_label:
+            layout.addWidget(_label(f"Heat map: evidence for {_readable(prediction.heatmap_label, card)} ({prediction.heatmap_method.upper()})", name="muted", scale=0.9))
+        for warning in prediction.warnings:
+            layout.addWidget(_label(f"\u26a0 {warning}", name="warning"))
+        lines = metric_lines(card.metrics) if card is not None else []
+        if lines:
+            self.metrics_widget = _label("\n".join(lines), name="muted", scale=0.88)
+            self.metrics_widget.setToolTip("Measured on held-out images the model never saw in training.")
+            layout.addWidget(self.metrics_widget)
+        if card is not None and card.limitations:
+            self.setToolTip("Known limits:\n\u2022 " + "\n\u2022 ".join(card.limitations))
+
+
+class ResultsPanel(QWidget):
+    """A stack of :class:`PredictionCard` with a placeholder line and the unavailable models."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setStyleSheet(_CARD_STYLE)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        self._status = _label(name="muted")
+        layout.addWidget(self._status)
+        self._cards_box = QVBoxLayout()
+        self._cards_box.setSpacing(8)
+        layout.addLayout(self._cards_box)
+        self._unavailable = _label(name="muted", scale=0.9)
+        self._unavailable.setVisible(False)
+        layout.addWidget(self._unavailable)
+        self._cards: list[PredictionCard] = []
+        self.show_placeholder("Open an X-ray to see what the models say.")
+
+    # ------------------------------------------------------------------ state
+    @property
+    def status_text(self) -> str:
+        return self._status.text() if not self._status.isHidden() else ""
+
+    def cards(self) -> list[PredictionCard]:
+        return list(self._cards)
+
+    def show_placeholder(self, text: str) -> None:
+        self._clear_cards()
+        self._set_status(text)
+
+    def show_busy(self, text: str = "Analysing\u2026") -> None:
+        self._clear_cards()
+        self._set_status(text)
+
+    def show_results(
+        self,
+        pairs: Sequence[tuple[Prediction, ModelCard | None]],
+        *,
+        body_part: str | None = None,
+        unavailable: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """One card per (prediction, card); an empty list says no model covers the study type."""
+        self._clear_cards()
+        if not pairs:
+            kind = f"{study_type_name(body_part)} " if body_part else ""
+            self._set_status(f"No models are installed for {kind}studies. Choose another study type or add a model.")
+        else:
+            self._set_status("")
+        for prediction, card in pairs:
+            widget = PredictionCard(prediction, card, self)
+            self._cards.append(widget)
+            self._cards_box.addWidget(widget)
+        self.set_unavailable(unavailable)
+
+    def set_unavailable(self, unavailable: Sequence[tuple[str, str]]) -> None:
+        """Muted list of models that could not be loaded, with the reason for each."""
+        if unavailable:
+            lines = [f"\u2022 {model_id}: {reason}" for model_id, reason in unavailable]
+            self._unavailable.setText("Unavailable models:\n" + "\n".join(lines))
+        self._unavailable.setVisible(bool(unavailable))
+
+    @property
+    def unavailable_text(self) -> str:
+        return self._unavailable.text() if not self._unavailable.isHidden() else ""
+
+    # ---------------------------------------------------------------- helpers
+    def _set_status(self, text: str) -> None:
+        self._status.setText(text)
+        self._status.setVisible(bool(text))
+
+    def _clear_cards(self) -> None:
+        for widget in self._cards:
+            self._cards_box.removeWidget(widget)
+            widget.hide()  # deleteLater waits for the event loop; never show a stale card meanwhile
+            widget.deleteLater()
+        self._cards.clear()
