@@ -91,7 +91,7 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         horizontal_flip=True,  # left and right knees are mirror images
         class_weight_power=0.5,
         double_contrast_rate=0.3,
-        epochs=40,
+        epochs=30,
         derived_outputs=(
             {
                 "id": "oa",

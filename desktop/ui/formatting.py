@@ -40,9 +40,9 @@ _PROPORTIONS = {
     "npv": "NPV",
 }
 _SCORES = {
-    "roc_auc": ("ROC AUC", 2),
-    "auc": ("ROC AUC", 2),
-    "quadratic_weighted_kappa": ("quadratic weighted \u03ba", 2),
+    "roc_auc": ("ROC AUC", 3),
+    "auc": ("ROC AUC", 3),
+    "quadratic_weighted_kappa": ("quadratic weighted \u03ba", 3),
     "f1": ("F1", 2),
     "mean_absolute_error_grades": ("mean absolute error", 2),
     "expected_calibration_error": ("ECE", 3),

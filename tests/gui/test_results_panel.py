@@ -108,7 +108,7 @@ def test_error_banner_is_dismissable(qtbot) -> None:
 
 def test_metric_lines_generic() -> None:
     flat = metric_lines({"n": 812, "accuracy": 0.931, "roc_auc": 0.9712, "confusion_matrix": [[1]]})
-    assert flat == ["Held-out test (n=812): accuracy 93.1%, ROC AUC 0.97"]
+    assert flat == ["Held-out test (n=812): accuracy 93.1%, ROC AUC 0.971"]
     nested = metric_lines({
         "val": {"n": 100, "accuracy": 0.8},
         "test": {
@@ -119,8 +119,8 @@ def test_metric_lines_generic() -> None:
         },
         "split": "by patient",
     })
-    assert nested[0] == "Internal test (n=624): balanced accuracy 90.0%, quadratic weighted \u03ba 0.81"
-    assert nested[1] == "\u2003Radiographic OA: ROC AUC 0.90"
+    assert nested[0] == "Internal test (n=624): balanced accuracy 90.0%, quadratic weighted \u03ba 0.810"
+    assert nested[1] == "\u2003Radiographic OA: ROC AUC 0.900"
     assert nested[2] == "Validation (n=100): accuracy 80.0%"
     assert metric_lines({}) == []
     assert percent(float("nan")) == "n/a"

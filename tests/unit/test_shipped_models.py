@@ -1,0 +1,49 @@
+"""Golden outputs of the shipped models on their bundled sample images.
+
+A failure means the model file, its preprocessing or the inference code changed what a
+clinic would see. If a model was retrained on purpose, re-run tests/golden/update_golden.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desktop.core.imaging import load_image
+from desktop.inference.predictor import predict_image
+from desktop.inference.registry import ModelRegistry
+from desktop.paths import models_dir, samples_dir
+
+GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "shipped_models.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def registry() -> ModelRegistry:
+    return ModelRegistry.discover(models_dir())
+
+
+def test_every_shipped_model_loads(registry: ModelRegistry) -> None:
+    assert not registry.unavailable, [(m.model_id, m.reason) for m in registry.unavailable]
+    assert set(GOLDEN) <= {m.card.id for m in registry.available}
+
+
+def test_every_shipped_image_model_has_a_golden_record(registry: ModelRegistry) -> None:
+    assert {m.card.id for m in registry.image_models} == set(GOLDEN)
+
+
+@pytest.mark.parametrize("model_id", sorted(GOLDEN))
+def test_golden_output_on_the_bundled_sample(registry: ModelRegistry, model_id: str) -> None:
+    expected = GOLDEN[model_id]
+    model = registry.get(model_id)
+    assert model.card.sha256 == expected["sha256"], "model file changed: regenerate the golden record"
+    prediction = predict_image(model, load_image(samples_dir() / expected["sample_image"]).pixels, with_heatmap=True)
+    assert prediction.label == expected["label"]
+    np.testing.assert_allclose(prediction.probabilities, expected["probabilities"], atol=1e-4)
+    for derived in prediction.derived:
+        assert derived.probability == pytest.approx(expected["derived"][derived.id], abs=1e-4)
+    assert list(prediction.heatmap.shape) == expected["heatmap_shape"]
+    peak = divmod(int(prediction.heatmap.argmax()), prediction.heatmap.shape[1])
+    assert np.allclose(peak, expected["heatmap_peak_row_col"], atol=2)
