@@ -15,29 +15,23 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
-from desktop import __version__, paths
-from desktop.core import metrics
-from desktop.core.imaging import ImageLoadError, load_image
-from desktop.core.model_card import BODY_PARTS, CardError, DerivedOutput, ModelCard
+from desktop import __version__
+from desktop.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error
+from desktop.commands.evaluate import evaluate
+from desktop.commands.self_test import self_test
+from desktop.core.imaging import ImageLoadError
+from desktop.core.model_card import BODY_PARTS
 from desktop.core.prediction import Prediction
 from desktop.inference.analysis import AnalysisService
-from desktop.inference.predictor import PredictionError, predict_image
-from desktop.inference.registry import LoadedModel, ModelRegistry
+from desktop.inference.predictor import PredictionError
+from desktop.inference.registry import ModelRegistry
 
 __all__ = ["COMMANDS", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "main"]
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("predict", "evaluate", "self-test")
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-PROGRESS_EVERY = 200
-SUM_TOLERANCE = 1e-3
-
-
-def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+_error = error
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -113,11 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "predict":
         return _predict(args, AnalysisService(registry))
     if args.command == "evaluate":
-        return _evaluate(args, registry)
-    return _self_test(registry)
+        return evaluate(args, registry)
+    return self_test(registry)
 
 
-# -- predict ----------------------------------------------------------------------------------
+# -- predict -----------------------------------------------------------------------------------
 def prediction_json(prediction: Prediction) -> dict:
     """The JSON form of one prediction, as ``predict --json`` prints it."""
     return {
@@ -193,179 +187,3 @@ def _predict(args: argparse.Namespace, service: AnalysisService) -> int:
     return status
 
 
-# -- evaluate ---------------------------------------------------------------------------------
-def _collect_samples(data: Path, labels: Sequence[str], what: str) -> list[tuple[Path, int]]:
-    """(file, true label index) for every file under ``data/<label>/``, any depth.
-
-    Raises ValueError with a one-line message for folder names that are not labels.
-    """
-    if not data.is_dir():
-        raise ValueError(f"{data} is not a folder")
-    lookup = {label.casefold(): index for index, label in enumerate(labels)}
-    folders = sorted(p for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders:
-        raise ValueError(f"{data} holds no class folders (expected some of: {', '.join(labels)})")
-    samples: list[tuple[Path, int]] = []
-    for folder in folders:
-        index = lookup.get(folder.name.casefold())
-        if index is None:
-            raise ValueError(f"folder {folder.name!r} in {data} is not a label of {what} ({', '.join(labels)})")
-        # Dot-files (.DS_Store, Thumbs caches renamed by sync tools) are never images.
-        samples.extend((f, index) for f in sorted(folder.rglob("*")) if f.is_file() and not f.name.startswith("."))
-    return samples
-
-
-def _score_row(prediction: Prediction, labels: Sequence[str], derived: DerivedOutput | None) -> tuple[int, list[float]]:
-    if derived is None:
-        return labels.index(prediction.label), list(prediction.probabilities)
-    result = next(d for d in prediction.derived if d.id == derived.id)
-    return labels.index(result.label), [1.0 - result.probability, result.probability]
-
-
-def _auc(card: ModelCard, derived: DerivedOutput | None, y_true: np.ndarray, probs: np.ndarray) -> float:
-    if derived is not None:
-        return metrics.roc_auc(y_true == 1, probs[:, 1])
-    if card.task == "binary" and len(card.labels) == 2:
-        positive = card.labels.index(card.positive_label) if card.positive_label else 1
-        return metrics.roc_auc(y_true == positive, probs[:, positive])
-    present = np.unique(y_true)
-    if present.size == 2:
-        # Two classes of a multiclass model: compare them with each other only, the later one
-        # in card order (the higher grade for ordinal models) being "positive".
-        first, second = int(present[0]), int(present[1])
-        pair = probs[:, first] + probs[:, second]
-        score = np.divide(probs[:, second], pair, out=np.full(pair.shape, 0.5), where=pair > 0)
-        return metrics.roc_auc(y_true == second, score)
-    return float("nan")
-
-
-def _number(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
-
-
-def _evaluate(args: argparse.Namespace, registry: ModelRegistry) -> int:
-    try:
-        model: LoadedModel = registry.get(args.model)
-        card = model.card
-        if not card.is_image_model:
-            raise ValueError(f"model {card.id!r} is a {card.task} model; evaluate needs an image model")
-        derived = card.derived(args.output) if args.output else None
-        labels = derived.labels if derived else card.labels
-        what = f"output {derived.id!r} of {card.id!r}" if derived else f"model {card.id!r}"
-        samples = _collect_samples(args.data, labels, what)
-    except KeyError as exc:
-        _error(exc.args[0])
-        return EXIT_USAGE
-    except (ValueError, CardError) as exc:
-        _error(str(exc))
-        return EXIT_USAGE
-
-    y_true: list[int] = []
-    y_pred: list[int] = []
-    rows: list[list[float]] = []
-    per_file: list[dict] = []
-    skipped = 0
-    for count, (file, truth) in enumerate(samples, start=1):
-        try:
-            prediction = predict_image(model, load_image(file).pixels, with_heatmap=False)
-        except (ImageLoadError, PredictionError) as exc:
-            skipped += 1
-            print(f"warning: skipped {file}: {exc}", file=sys.stderr)
-        else:
-            predicted, row = _score_row(prediction, labels, derived)
-            y_true.append(truth)
-            y_pred.append(predicted)
-            rows.append(row)
-            if args.batch_report:
-                per_file.append({"file": str(file), "true": labels[truth], "predicted": labels[predicted],
-                                 "probabilities": dict(zip(labels, row))})
-        if count % PROGRESS_EVERY == 0:
-            print(f"progress: {count}/{len(samples)} files", file=sys.stderr, flush=True)
-    if not y_true:
-        _error(f"no readable images under {args.data} ({skipped} skipped)")
-        return EXIT_FAILURE
-
-    truth_arr, pred_arr, probs = np.asarray(y_true), np.asarray(y_pred), np.asarray(rows)
-    matrix = metrics.confusion_matrix(truth_arr, pred_arr, len(labels))
-    recall = {
-        label: (float(matrix[i, i] / matrix[i].sum()) if matrix[i].sum() else None) for i, label in enumerate(labels)
-    }
-    # Kappa weighs how far off a grade is, which means something only for ordered grades.
-    kappa = (
-        _number(metrics.quadratic_weighted_kappa(truth_arr, pred_arr, len(labels)))
-        if card.task == "ordinal" and derived is None
-        else None
-    )
-    report = {
-        "model": card.id,
-        "version": card.version,
-        "output": derived.id if derived else None,
-        "n": len(y_true),
-        "n_skipped": skipped,
-        "labels": list(labels),
-        "accuracy": _number(metrics.accuracy(truth_arr, pred_arr)),
-        "balanced_accuracy": _number(metrics.balanced_accuracy(truth_arr, pred_arr)),
-        "roc_auc": _number(_auc(card, derived, truth_arr, probs)),
-        "quadratic_weighted_kappa": kappa,
-        "confusion_matrix": {"labels": list(labels), "matrix": matrix.tolist()},
-        "per_class_recall": recall,
-    }
-    if args.batch_report:
-        report["files"] = per_file
-    print(json.dumps(report, indent=2))
-    return EXIT_OK
-
-
-# -- self-test --------------------------------------------------------------------------------
-def _synthetic_image(size: tuple[int, int]) -> np.ndarray:
-    """A smooth diagonal gradient: deterministic, decodes nowhere, exercises every pixel."""
-    rows, cols = max(size[0], 64), max(size[1], 64)
-    return (np.add.outer(np.linspace(0, 0.5, rows), np.linspace(0, 0.5, cols))).astype(np.float32)
-
-
-def _self_test(registry: ModelRegistry) -> int:
-    if not registry.available and not registry.unavailable:
-        _error(f"no models found in {registry.models_dir}")
-        return EXIT_FAILURE
-    ok = True
-    for broken in registry.unavailable:
-        print(f"FAIL {broken.model_id}  unavailable: {broken.reason}")
-        ok = False
-    for model in registry.available:
-        card = model.card
-        if not card.is_image_model:
-            print(f"ok  {card.id} {card.version}  loaded ({card.task} model, not run on an image)")
-            continue
-        sample = card.raw.get("sample_image")
-        try:
-            if sample:
-                pixels = load_image(paths.samples_dir() / str(sample)).pixels
-            else:
-                pixels = _synthetic_image(card.preprocessing.size)
-            prediction = predict_image(model, pixels, with_heatmap=True)
-        except (ImageLoadError, PredictionError) as exc:
-            print(f"FAIL {card.id} {card.version}  {exc}")
-            ok = False
-            continue
-        problem = _check_prediction(prediction, expects_heatmap=card.heatmap.method != "none")
-        if problem:
-            print(f"FAIL {card.id} {card.version}  {problem}")
-            ok = False
-            continue
-        p = prediction.probability_of(prediction.label)
-        print(f"ok  {card.id} {card.version}  {prediction.label} ({p:.3f})  {prediction.timings_ms['total']:.0f} ms")
-    return EXIT_OK if ok else EXIT_FAILURE
-
-
-def _check_prediction(prediction: Prediction, *, expects_heatmap: bool) -> str | None:
-    probs = np.asarray(prediction.probabilities, dtype=np.float64)
-    if not np.all(np.isfinite(probs)):
-        return "probabilities are not finite"
-    if abs(probs.sum() - 1.0) > SUM_TOLERANCE:
-        return f"probabilities sum to {probs.sum():.6f}, not 1"
-    if expects_heatmap:
-        if prediction.heatmap is None:
-            return "no heat map was produced"
-        if not np.all(np.isfinite(prediction.heatmap)):
-            return "heat map is not finite"
-    return None

@@ -35,12 +35,17 @@ socket.create_connection = deny("create_connection")
 socket.getaddrinfo = deny("getaddrinfo")
 import desktop
 imported = []
-for info in pkgutil.walk_packages(desktop.__path__, "desktop."):
+def walk(path, prefix):
     # Qt modules are covered by the GUI variant of this test; desktop.app needs a display.
-    if info.name.startswith("desktop.ui") or info.name in ("desktop.app", "desktop.__main__"):
-        continue
-    importlib.import_module(info.name)
-    imported.append(info.name)
+    # pkgutil.walk_packages would import desktop.ui sub-packages just to list them.
+    for info in pkgutil.iter_modules(path, prefix):
+        if info.name.startswith("desktop.ui") or info.name in ("desktop.app", "desktop.__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        imported.append(info.name)
+        if info.ispkg:
+            walk(module.__path__, info.name + ".")
+walk(desktop.__path__, "desktop.")
 from desktop import cli
 code = cli.main(["predict", "--json", sys.argv[2]])
 with open(sys.argv[1], "w") as handle:
