@@ -99,6 +99,8 @@ def build_image_card(
              "expected_calibration_error": report.get("ece", {})}
             if "temperature" in report else {}
         ),
+        # How much answers move when an already enhanced image gets the contrast step again.
+        "contrast_stability": report.get("contrast_stability"),
         "metrics": {"split": "internal test set, grouped by patient, never used for training or tuning", **report["test"]} if "test" in report else {},
         "validation_metrics": report.get("val", {}),
         "training": {
