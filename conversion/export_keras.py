@@ -156,6 +156,7 @@ def export(args: argparse.Namespace) -> Path:
         )
         stamp_metadata(onnx_path, card)
         card["sha256"] = file_sha256(onnx_path)
+        card["size_bytes"] = onnx_path.stat().st_size
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(onnx_path, target / "model.onnx")
     (target / "model.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
