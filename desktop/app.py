@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
@@ -19,12 +19,18 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import APP_NAME, __version__, paths
+from desktop.core.records import RecordError, RecordStore, open_store
 from desktop.ui.controller import StudyController
 from desktop.ui.main_window import MainWindow
+from desktop.ui.patient_dock import build_patient_dock
+from desktop.ui.patient_link import PatientLink
+from desktop.ui.prompts import Prompts
 from desktop.ui.recent_files import RecentFiles, app_settings
+from desktop.ui.records_controller import RecordsController
+from desktop.ui.report.fonts import register_bundled_fonts
 from desktop.ui.task_runner import Runner, TaskRunner
 
-__all__ = ["XRayDeskApp", "app_icon", "build_app", "create_application", "run_gui"]
+__all__ = ["XRayDeskApp", "app_icon", "build_app", "create_application", "risk_from_dict", "run_gui"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,8 @@ class XRayDeskApp:
     runner: Runner
     recent: RecentFiles
     settings: QSettings
+    records: RecordsController | None = None
+    store: RecordStore | None = None
 
 
 def app_icon() -> QIcon:
@@ -71,6 +79,7 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     icon = app_icon()
     if not icon.isNull():
         app.setWindowIcon(icon)
+    register_bundled_fonts()  # names in every bundled script print, whatever the PC has installed
     return app
 
 
@@ -80,8 +89,15 @@ def build_app(
     service: Any | None = None,
     runner: Runner | None = None,
     settings: QSettings | None = None,
+    store: RecordStore | None = None,
+    prompts: Prompts | None = None,
 ) -> XRayDeskApp:
-    """Discover models, build the analysis service, controller and window, and wire them."""
+    """Discover models, build the analysis service, controller and window, and wire them.
+
+    ``store`` defaults to the SQLite records in the user data folder; if that cannot be
+    opened the app still starts (viewing and analysis work) and says why records are off.
+    ``prompts`` replaces the save/discard, confirm, file and print dialogs (tests).
+    """
     # Imported here so a broken inference stack is reported by the caller, not at import time.
     from desktop.inference.analysis import AnalysisService
     from desktop.inference.registry import ModelRegistry
@@ -96,8 +112,57 @@ def build_app(
         settings = app_settings()
     recent = RecentFiles(settings)
     controller = StudyController(service, runner=runner, registry=registry, recent=recent)
-    window = MainWindow(controller, recent=recent, settings=settings, registry=registry)
-    return XRayDeskApp(window, controller, registry, service, runner, recent, settings)
+    risk_service, risk_reason = _risk_service(registry)
+    patient_dock = build_patient_dock(service=risk_service, runner=runner, unavailable_reason=risk_reason)
+    window = MainWindow(controller, recent=recent, settings=settings, registry=registry, patient_dock=patient_dock)
+    store_reason = ""
+    if store is None:
+        try:
+            store = open_store()
+        except RecordError as exc:
+            log.error("records disabled: %s", exc)
+            store_reason = str(exc).rstrip(".")
+    records = RecordsController(
+        store=store, study=controller, notes=window.panel.report, patient=PatientLink(patient_dock.widget(), decode_risk=risk_from_dict),
+        settings=settings, registry=registry, prompts=prompts, dialog_parent=window, unavailable_reason=store_reason,
+    )
+    window.attach_records(records)
+    return XRayDeskApp(window, controller, registry, service, runner, recent, settings, records, store)
+
+
+def risk_from_dict(data: Mapping[str, Any]) -> Any:
+    """A stored risk assessment (``dataclasses.asdict`` form) as the risk panel's value object.
+
+    Lives in the composition root because the UI may not import the inference layer; raises
+    when the stored shape no longer fits (the panel then shows the stored numbers as text).
+    """
+    import dataclasses
+
+    from desktop.inference.risk import Contribution, OstComparison, RiskAssessment
+
+    def build(cls: type, values: Mapping[str, Any]) -> Any:
+        names = {f.name for f in dataclasses.fields(cls)}
+        # NaN was stored as null (JSON has no NaN); the unknown-intercept fields want it back.
+        return cls(**{k: (float("nan") if v is None and k in ("intercept", "logit") else v)
+                      for k, v in values.items() if k in names})
+
+    values = dict(data)
+    values["contributions"] = tuple(build(Contribution, c) for c in data.get("contributions", []))
+    values["ost"] = build(OstComparison, data["ost"])
+    for key in ("what_the_model_cannot_know", "warnings"):
+        values[key] = tuple(data.get(key, ()))
+    return build(RiskAssessment, values)
+
+
+def _risk_service(registry: Any) -> tuple[Any | None, str]:
+    """The osteoporosis risk model, or None and the reason (the form still works without it)."""
+    from desktop.inference.risk import RiskModel
+
+    try:
+        return RiskModel.from_registry(registry), ""
+    except Exception as exc:  # noqa: BLE001 - any broken risk model only disables the estimate
+        log.warning("risk model unavailable: %s", exc)
+        return None, str(exc).rstrip(".")
 
 
 def _start_time() -> float:
@@ -200,6 +265,8 @@ def run_gui(files: list[str], *, exit_after_show: bool = False) -> int:
     code = app.exec()
     parts.runner.shutdown()
     _close_quietly(app, window)
+    if parts.store is not None:
+        parts.store.close()
     if reporter is not None:
         reporter.deleteLater()
         return 0 if reporter.reported else 1

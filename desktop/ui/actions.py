@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -17,6 +18,11 @@ class WindowActions:
     """Every action of the main window, reachable by name (tests trigger them directly)."""
 
     open: QAction
+    save_study: QAction
+    history: QAction
+    save_pdf: QAction
+    print_report: QAction
+    clinic_settings: QAction
     quit: QAction
     fit: QAction
     zoom_in: QAction
@@ -69,10 +75,20 @@ class RecentMenu(QMenu):
         return [a.statusTip() for a in self.actions() if a.statusTip()]
 
 
-def build_actions(window: QMainWindow) -> WindowActions:
-    """Create the actions and the File / View / Help menus on ``window``."""
+def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ()) -> WindowActions:
+    """Create the actions and the File / View / Help menus on ``window``.
+
+    ``panel_toggles``: show/hide actions of closable docks, so a closed panel can come back.
+    """
     actions = WindowActions(
         open=_action(window, "&Open\u2026", QKeySequence.StandardKey.Open, tip="Open an X-ray image or DICOM file"),
+        save_study=_action(window, "&Save Study", QKeySequence.StandardKey.Save,
+                           tip="Store the image, results, patient data and notes in the records"),
+        history=_action(window, "Study &History\u2026", "Ctrl+Shift+H", tip="Find, reopen, delete or export saved studies"),
+        save_pdf=_action(window, "Save Report as P&DF\u2026", "Ctrl+Shift+S", tip="Save the study, then write its report as a PDF"),
+        print_report=_action(window, "&Print Report\u2026", QKeySequence.StandardKey.Print, tip="Save the study, then print its report"),
+        clinic_settings=_action(window, "Clinic &Settings\u2026", QKeySequence.StandardKey.Preferences, "Ctrl+,",
+                                tip="Clinic name, address, logo, page size and doctor for reports"),
         quit=_action(window, "&Quit", QKeySequence.StandardKey.Quit),
         fit=_action(window, "&Fit to Window", "F", tip="Show the whole image"),
         zoom_in=_action(window, "Zoom &In", "+", "=", "Ctrl+=", QKeySequence.StandardKey.ZoomIn),
@@ -91,6 +107,14 @@ def build_actions(window: QMainWindow) -> WindowActions:
     file_menu.addAction(actions.open)
     file_menu.addMenu(actions.recent_menu)
     file_menu.addSeparator()
+    for action in (actions.save_study, actions.history):
+        file_menu.addAction(action)
+    file_menu.addSeparator()
+    for action in (actions.save_pdf, actions.print_report):
+        file_menu.addAction(action)
+    file_menu.addSeparator()
+    file_menu.addAction(actions.clinic_settings)
+    file_menu.addSeparator()
     file_menu.addAction(actions.quit)
     view_menu = bar.addMenu("&View")
     for action in (actions.fit, actions.zoom_in, actions.zoom_out, actions.actual_size):
@@ -100,6 +124,10 @@ def build_actions(window: QMainWindow) -> WindowActions:
         view_menu.addAction(action)
     view_menu.addSeparator()
     view_menu.addAction(actions.heatmap)
+    if panel_toggles:
+        view_menu.addSeparator()
+        for action in panel_toggles:
+            view_menu.addAction(action)
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(actions.about)
     return actions

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -101,6 +101,7 @@ class StudyController(QObject):
         self._analysis_seq = 0
         self._loading: str | None = None  # file name being decoded
         self._analysing = False
+        self._open_guard: Callable[[], bool] | None = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -133,18 +134,49 @@ class StudyController(QObject):
         return tuple((m.model_id, m.reason) for m in models)
 
     # ---------------------------------------------------------------- opening
+    def set_open_guard(self, guard: Callable[[], bool] | None) -> None:
+        """Asked before any new image replaces the current one (menu, recent list, drop).
+
+        False keeps the current study: the records controller uses it so unsaved notes or
+        patient data are never dropped silently.
+        """
+        self._open_guard = guard
+
+    def _may_replace(self) -> bool:
+        if self._open_guard is None or self._open_guard():
+            return True
+        self.message.emit("The current study stays open.")
+        return False
+
     def open_files(self, paths: Sequence[str | Path]) -> None:
         """Open the first of several files (a multi-file drop) and say so."""
         paths = [p for p in paths if str(p)]
-        if not paths:
+        if not paths or not self._may_replace():
             return
         if len(paths) > 1:
             self.message.emit(f"{len(paths)} files dropped; opening the first, {Path(paths[0]).name}.")
-        self.open_file(paths[0])
+        self._open(Path(paths[0]))
 
     def open_file(self, path: str | Path) -> None:
         """Decode ``path`` off the GUI thread; on success show it and analyse it."""
-        path = Path(path)
+        if self._may_replace():
+            self._open(Path(path))
+
+    def restore(self, image: XRayImage, outcome: AnalysisOutcome) -> None:
+        """Show a stored study: its image and its stored results, without running any model.
+
+        Pending loads and analyses become stale, exactly as if a new file had been opened.
+        """
+        self._load_seq += 1
+        self._analysis_seq += 1
+        self._loading, self._analysing = None, False
+        self._image, self._outcome = image, outcome
+        self._body_part = outcome.body_part
+        self.image_loaded.emit(image)
+        self._emit_busy()
+        self.analysis_finished.emit(outcome)
+
+    def _open(self, path: Path) -> None:
         self._load_seq += 1
         seq = self._load_seq
         self._loading = path.name

@@ -18,15 +18,20 @@ from desktop import APP_NAME
 from desktop.core.imaging import SUPPORTED_SUFFIXES
 from desktop.ui.about import show_about
 from desktop.ui.actions import build_actions
+from desktop.ui.clinic_settings import load_clinic_settings, save_clinic_settings
 from desktop.ui.file_drop import FileDropFilter
+from desktop.ui.history_dialog import HistoryDialog
 from desktop.ui.image_view import ImageView
+from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.side_panel import AnalysisPanel
 from desktop.ui.status_bar import AppStatusBar
 
 if TYPE_CHECKING:
     from desktop.core.imaging import XRayImage
+    from desktop.core.records import StudyRecord
     from desktop.ui.controller import AnalysisOutcome, StudyController
     from desktop.ui.recent_files import RecentFiles
+    from desktop.ui.records_controller import RecordsController
 
 __all__ = ["MainWindow", "open_file_filter"]
 
@@ -63,10 +68,13 @@ class MainWindow(QMainWindow):
         recent: RecentFiles,
         settings: QSettings,
         registry: Any | None = None,
+        patient_dock: QDockWidget | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
+        self.records: RecordsController | None = None
+        self.history: HistoryDialog | None = None
         self.recent = recent
         self._settings = settings
         self._registry = registry
@@ -82,9 +90,15 @@ class MainWindow(QMainWindow):
         # Closable docks get lost; the panel holds the disclaimer, so it must always be there.
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.patient_dock = patient_dock
+        if patient_dock is not None:
+            # Tabbed with the analysis: both need the full height, and neither may get lost.
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, patient_dock)
+            self.tabifyDockWidget(self.dock, patient_dock)
+            self.dock.raise_()
         self.status = AppStatusBar(self)
         self.setStatusBar(self.status)
-        self.actions = build_actions(self)
+        self.actions = build_actions(self, panel_toggles=[patient_dock.toggleViewAction()] if patient_dock else [])
         self.drops = FileDropFilter(self)
         self.drops.watch(self)
         self.drops.watch(self.view.viewport())
@@ -138,7 +152,49 @@ class MainWindow(QMainWindow):
         c.busy_changed.connect(self._busy_changed)
         c.message.connect(self.status.show_message)
 
+    def attach_records(self, records: RecordsController) -> None:
+        """Connect the records workflow (save, history, report, settings, unsaved guard)."""
+        self.records = records
+        a = self.actions
+        a.save_study.triggered.connect(records.save)
+        a.save_pdf.triggered.connect(lambda: records.export_pdf())
+        a.print_report.triggered.connect(records.print_report)
+        a.history.triggered.connect(self.show_history)
+        a.clinic_settings.triggered.connect(self.edit_clinic_settings)
+        for action in (a.save_study, a.history, a.save_pdf, a.print_report):
+            action.setEnabled(records.available)
+        records.failed.connect(self.show_error)
+        records.message.connect(self.status.show_message)
+        records.dirty_changed.connect(self.setWindowModified)
+        records.restored.connect(self._study_restored)
+
     # ----------------------------------------------------------------- slots
+    def show_history(self) -> HistoryDialog | None:
+        """File > Study History…: window-modal, so the study behind it cannot change meanwhile."""
+        if self.records is None or self.records.store is None:
+            return None
+        self.history = HistoryDialog(self.records.store, prompts=self.records.prompts, parent=self)
+        self.history.open_requested.connect(self._open_from_history)
+        self.history.open()
+        return self.history
+
+    def _open_from_history(self, study_key: int) -> None:
+        if self.records is not None and self.records.reopen(study_key) and self.history is not None:
+            self.history.accept()
+
+    def edit_clinic_settings(self) -> None:
+        dialog = SettingsDialog(load_clinic_settings(self._settings), parent=self)
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            save_clinic_settings(self._settings, dialog.result_settings())
+            if self.records is not None:
+                self.records.clinic_changed()
+            self.status.show_message("Clinic settings saved.")
+
+    def _study_restored(self, record: StudyRecord) -> None:
+        self.panel.set_body_part(record.body_part)  # the controller already has it: no re-analysis
+        who = record.patient.details.name or record.report_id
+        self.setWindowTitle(f"{record.original_file_name} \u2014 {who}[*] \u2014 {APP_NAME}")
+
     def choose_file(self) -> None:
         """File > Open…: a native dialog, starting where the last file came from."""
         recent = self.recent.paths()
@@ -165,7 +221,7 @@ class MainWindow(QMainWindow):
         self.panel.info.set_image(image)
         self.panel.clear_error()
         self.panel.set_heatmap_sources([])
-        self.setWindowTitle(f"{Path(image.source_path).name} \u2014 {APP_NAME}")
+        self.setWindowTitle(f"{Path(image.source_path).name}[*] \u2014 {APP_NAME}")
 
     def _analysis_started(self, _part: str) -> None:
         self.panel.results.show_busy()
@@ -207,6 +263,10 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # Only a window the user sees asks: the hidden one closed again at shutdown already did.
+        if self.isVisible() and self.records is not None and not self.records.may_discard():
+            event.ignore()  # unsaved patient data: the user chose to stay
+            return
         self._settings.setValue(_GEOMETRY_KEY, self.saveGeometry())
         self._settings.setValue(_STATE_KEY, self.saveState())
         self._settings.sync()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop.ui.formatting import DISCLAIMER, STUDY_TYPES
 from desktop.ui.info_panel import ImageInfoPanel
+from desktop.ui.report_section import ReportSection
 from desktop.ui.results_panel import MessageBanner, ResultsPanel
 
 __all__ = ["AnalysisPanel"]
@@ -63,6 +64,11 @@ class AnalysisPanel(QWidget):
         results_layout.addWidget(self.results)
         column.addWidget(results_box)
         column.addWidget(self._build_heatmap_box())
+        report_box = QGroupBox("Report")
+        report_layout = QVBoxLayout(report_box)
+        self.report = ReportSection(report_box)
+        report_layout.addWidget(self.report)
+        column.addWidget(report_box)
         info_box = QGroupBox("Image information")
         info_layout = QVBoxLayout(info_box)
         self.info = ImageInfoPanel(info_box)

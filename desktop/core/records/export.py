@@ -1,0 +1,74 @@
+"""CSV export of studies: one row per study, one label + probability column pair per model.
+
+Written for spreadsheets: UTF-8 with a byte-order mark (Excel otherwise reads Cyrillic or
+Arabic names as mojibake), and text cells that start like a formula are prefixed with an
+apostrophe so a name such as ``=HYPERLINK(...)`` is never executed when the file is opened.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from pathlib import Path
+
+from desktop.core.records.store import RecordStore
+from desktop.core.records.values import RecordError, StudyQuery, StudyRecord
+
+__all__ = ["CSV_BASE_COLUMNS", "export_studies_csv", "study_rows"]
+
+log = logging.getLogger(__name__)
+
+CSV_BASE_COLUMNS = (
+    "report_id", "study_saved_at", "patient_name", "patient_id", "date_of_birth", "sex",
+    "study_type", "original_file", "modality", "study_date", "impression", "doctor",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def study_rows(studies: list[StudyRecord]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows; model columns appear in the order models are first met."""
+    model_ids: list[str] = []
+    for study in studies:
+        for p in study.predictions:
+            if p.model_id not in model_ids:
+                model_ids.append(p.model_id)
+    header = list(CSV_BASE_COLUMNS)
+    for model_id in model_ids:
+        header += [f"{model_id} label", f"{model_id} probability"]
+    rows = []
+    for study in studies:
+        d = study.patient.details
+        row = [study.report_id, study.created_at.isoformat(), d.name, d.patient_id, d.date_of_birth, d.sex,
+               study.body_part, study.original_file_name, study.acquisition.modality, study.acquisition.study_date,
+               study.impression, study.doctor_name]
+        by_model = {p.model_id: p for p in study.predictions}
+        for model_id in model_ids:
+            p = by_model.get(model_id)
+            # Probability of the reported label, so the pair reads "Pneumonia, 0.93".
+            row += [p.label, f"{p.label_probability:.4f}"] if p is not None else ["", ""]
+        rows.append([_cell(v) for v in row])
+    return header, rows
+
+
+def export_studies_csv(store: RecordStore, path: str | os.PathLike[str], *, query: StudyQuery | None = None) -> int:
+    """Write the studies matching ``query`` (all by default) to ``path``; return the row count."""
+    summaries = store.search_studies(query or StudyQuery(limit=1_000_000))
+    # Oldest first reads naturally in a spreadsheet; heat maps are not needed for a table.
+    studies = [store.get_study(s.key, with_heatmaps=False) for s in reversed(summaries)]
+    header, rows = study_rows(studies)
+    target = Path(path)
+    try:
+        with open(target, "w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+    except OSError as exc:
+        raise RecordError(f"Could not write {target.name}: {exc.strerror or exc}.") from exc
+    log.info("exported %d studies to %s", len(rows), target)
+    return len(rows)

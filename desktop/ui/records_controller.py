@@ -1,0 +1,315 @@
+"""Saving, reopening and reporting studies; the guard against losing unsaved patient data.
+
+The controller reads the study from :class:`StudyController`, the notes from the report
+section and the patient data through :class:`PatientLink`, and writes through a
+:class:`RecordStore`. Saving runs on the GUI thread on purpose: it takes milliseconds (one
+image copy and one transaction), and the user must not open another image half-way through.
+
+"Dirty" means: notes, impression, doctor or patient data differ from what was last saved
+(or loaded). Analysis results alone are not dirty: re-opening the image reproduces them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QWidget
+
+from desktop.core.imaging import ImageLoadError, load_image
+from desktop.core.records import (
+    PatientDetails,
+    RecordError,
+    StoredPrediction,
+    StudyDraft,
+    StudyRecord,
+)
+from desktop.core.records.values import Acquisition
+from desktop.ui.clinic_settings import ClinicSettings, load_clinic_settings
+from desktop.ui.controller import AnalysisOutcome
+from desktop.ui.prompts import UNSAVED_DISCARD, UNSAVED_SAVE, Prompts
+from desktop.ui.report_section import NotesValues, ReportSection
+
+if TYPE_CHECKING:
+    from desktop.core.imaging import XRayImage
+    from desktop.core.records import RecordStore
+    from desktop.ui.controller import StudyController
+    from desktop.ui.patient_link import PatientLink
+
+__all__ = ["RecordsController"]
+
+log = logging.getLogger(__name__)
+
+_REPORT_DIR_KEY = "report/last_folder"
+
+
+class RecordsController(QObject):
+    saved = Signal(object)  # StudyRecord
+    restored = Signal(object)  # StudyRecord, after its image and results are shown
+    dirty_changed = Signal(bool)
+    message = Signal(str)  # status-bar text
+    failed = Signal(str)  # a user-facing sentence
+
+    def __init__(
+        self,
+        *,
+        store: RecordStore | None,
+        study: StudyController,
+        notes: ReportSection,
+        patient: PatientLink | None,
+        settings: QSettings,
+        registry: Any | None = None,
+        prompts: Prompts | None = None,
+        dialog_parent: QWidget | None = None,
+        unavailable_reason: str = "",
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self._study = study
+        self._notes = notes
+        self._patient = patient
+        self._settings = settings
+        self._registry = registry
+        self.prompts = prompts or Prompts()
+        self._parent = dialog_parent
+        self._unavailable = unavailable_reason or "the records database could not be opened"
+        self.record: StudyRecord | None = None  # the stored version of the open study
+        self._record_outcome: AnalysisOutcome | None = None  # the results that record holds
+        self._restoring = False
+        self._had_image = False  # no study yet: the first image adopts whatever was typed
+        self._baseline: tuple[Any, ...] = ()
+        self._dirty = False
+        study.set_open_guard(lambda: self.may_discard(carry_over=True))
+        study.image_loaded.connect(self._new_image)
+        study.busy_changed.connect(lambda *_: self._update_state())
+        notes.changed.connect(self._update_state)
+        notes.save_requested.connect(self.save)
+        if patient is not None:
+            patient.changed.connect(self._update_state)
+        notes.set_values(NotesValues(doctor_name=self._clinic().doctor_name))
+        self._mark_clean()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def available(self) -> bool:
+        return self.store is not None
+
+    @property
+    def is_dirty(self) -> bool:
+        return self._snapshot() != self._baseline
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        return (self._notes.values(), self._patient.snapshot() if self._patient is not None else ())
+
+    def _mark_clean(self) -> None:
+        self._baseline = self._snapshot()
+        self._update_state()
+
+    def _update_state(self) -> None:
+        dirty = self.is_dirty
+        if dirty != self._dirty:
+            self._dirty = dirty
+            self.dirty_changed.emit(dirty)
+        self._notes.set_can_save(self.available and self._study.image is not None and not self._study.is_busy)
+        if not self.available:
+            self._notes.set_status(f"Records unavailable: {self._unavailable}.")
+        elif self.record is None:
+            self._notes.set_status("Not saved yet." if self._study.image is not None else "")
+        else:
+            self._notes.set_status(f"Saved as {self.record.report_id}" + (" \u2014 changes not saved." if dirty else "."))
+
+    def _clinic(self) -> ClinicSettings:
+        return load_clinic_settings(self._settings)
+
+    def _new_image(self, _image: XRayImage) -> None:
+        if self._restoring:
+            return
+        first, self._had_image = not self._had_image, True
+        self.record, self._record_outcome = None, None
+        if first:
+            # Typed before any image was open (the patient arrived first): it belongs to this
+            # study, and stays unsaved until saved.
+            self._update_state()
+            return
+        # A new image is a new study: never let the last patient's name ride along with it.
+        self._notes.set_values(NotesValues(doctor_name=self._clinic().doctor_name))
+        if self._patient is not None:
+            self._patient.clear()
+        self._mark_clean()
+
+    # ------------------------------------------------------------------ guard
+    def may_discard(self, *, carry_over: bool = False) -> bool:
+        """True when the open study may be replaced: nothing unsaved, saved now, or discarded.
+
+        ``carry_over``: a new image is about to open; with no image open yet, what was typed
+        carries over to it, so there is nothing to ask.
+        """
+        if not self.is_dirty or (carry_over and not self._had_image):
+            return True
+        answer = self.prompts.ask_unsaved(self._parent)
+        if answer == UNSAVED_SAVE:
+            return self.save() is not None
+        return answer == UNSAVED_DISCARD
+
+    # ----------------------------------------------------------------- saving
+    def save(self) -> StudyRecord | None:
+        """Store the open study (or update its stored version); None if it could not be saved."""
+        if self.store is None:
+            return self._fail(f"The study cannot be saved: {self._unavailable}.")
+        image, outcome = self._study.image, self._study.outcome
+        if image is None:
+            return self._fail("Open an X-ray before saving a study.")
+        if self._study.is_busy:
+            return self._fail("Wait until the analysis has finished, then save.")
+        notes = self._notes.values()
+        patient = self._patient
+        same_image = self.record is not None and self.record.image_sha256 == image.sha256
+        draft = StudyDraft(
+            image_path=self.record.image_path if same_image else Path(image.source_path),
+            image_sha256=image.sha256,
+            image_format=image.format,
+            original_file_name=self.record.original_file_name if same_image else Path(image.source_path).name,
+            body_part=outcome.body_part if outcome is not None else self._study.body_part,
+            patient=patient.details() if patient is not None else self._draft_patient(),
+            acquisition=Acquisition.from_image(image),
+            predictions=tuple(StoredPrediction.from_prediction(p, card) for p, card in (outcome.pairs if outcome else ())),
+            patient_form=patient.form_values() if patient is not None else None,
+            risk=patient.risk() if patient is not None else None,
+            notes=notes.notes, impression=notes.impression, doctor_name=notes.doctor_name,
+            study_key=self.record.key if same_image else None,
+            patient_key=self.record.patient.key if self.record is not None else None,
+        )
+        try:
+            record = self.store.save_study(draft)
+        except RecordError as exc:
+            return self._fail(str(exc))
+        self.record, self._record_outcome = record, outcome
+        self._mark_clean()
+        who = record.patient.details.name or "unnamed patient"
+        self.message.emit(f"Saved study {record.report_id} for {who}.")
+        self.saved.emit(record)
+        return record
+
+    def _draft_patient(self) -> PatientDetails:
+        """Without a patient form, a re-save keeps the stored identity."""
+        return self.record.patient.details if self.record is not None else PatientDetails()
+
+    def _fail(self, text: str) -> None:
+        log.warning("%s", text)
+        self.failed.emit(text)
+
+    # -------------------------------------------------------------- reopening
+    def reopen(self, study_key: int) -> bool:
+        """Show a stored study as the open one: archived image, stored results, notes, patient."""
+        if self.store is None or not self.may_discard():
+            return False
+        try:
+            record = self.store.get_study(study_key)
+            image = load_image(record.image_path)
+        except (RecordError, ImageLoadError) as exc:
+            self._fail(f"The study could not be opened: {exc}")
+            return False
+        if image.sha256 != record.image_sha256:
+            self._fail(f"The archived image of {record.report_id} was changed on disk; it is not shown.")
+            return False
+        # Shown under the name the user knows, not the archive's hash name; saving again reads
+        # the bytes from record.image_path (see save), never from this path.
+        image = replace(image, source_path=record.image_path.with_name(record.original_file_name))
+        outcome = AnalysisOutcome(image=image, body_part=record.body_part,
+                                  pairs=tuple(self._stored_pair(p) for p in record.predictions))
+        self._restoring = True
+        try:
+            self._study.restore(image, outcome)
+            self._had_image = True
+            self.record, self._record_outcome = record, outcome
+            self._notes.set_values(NotesValues(record.notes, record.impression, record.doctor_name))
+            if self._patient is not None:
+                self._patient.restore(record.patient_form, record.risk, details=record.patient.details)
+        finally:
+            self._restoring = False
+        self._mark_clean()
+        self.message.emit(f"Opened stored study {record.report_id} ({record.original_file_name}).")
+        self.restored.emit(record)
+        return True
+
+    def _stored_pair(self, stored: StoredPrediction) -> tuple[Any, Any]:
+        """The stored result as a card, saying when the installed model is not the one that made it."""
+        try:
+            current = self._registry.get(stored.model_id).card if self._registry is not None else None
+        except Exception:
+            current = None
+        if current is None:
+            note = f"Stored result from {stored.model_id} version {stored.model_version}; that model is no longer installed."
+        elif current.sha256 != stored.card_sha256 or current.version != stored.model_version:
+            note = (f"Stored result from version {stored.model_version}; the installed model is version "
+                    f"{current.version}. Press Analyse to compare.")
+        else:
+            note = ""  # the same model: the card's own version line says all
+        return stored.to_prediction(extra_warnings=(note,) if note else ()), stored.model_card()
+
+    # -------------------------------------------------------------- reporting
+    def _saved_for_report(self) -> StudyRecord | None:
+        """Every report matches a stored study, so the open study is saved first if needed."""
+        if self.record is not None and not self.is_dirty and self._study.outcome is self._record_outcome:
+            return self.record
+        return self.save()
+
+    def _pixels_for(self, record: StudyRecord) -> np.ndarray:
+        image = self._study.image
+        if image is not None and image.sha256 == record.image_sha256:
+            return image.pixels
+        return load_image(record.image_path).pixels
+
+    def export_pdf(self, path: str | None = None) -> Path | None:
+        """File > Save Report as PDF…: save the study if needed, ask where, write the PDF."""
+        from desktop.ui.report import write_study_pdf
+
+        record = self._saved_for_report()
+        if record is None:
+            return None
+        if path is None:
+            folder = str(self._settings.value(_REPORT_DIR_KEY, "") or Path.home())
+            path = self.prompts.save_path(self._parent, "Save report as PDF", str(Path(folder) / f"{record.report_id}.pdf"), "PDF (*.pdf)")
+            if not path:
+                return None
+        target = Path(path) if Path(path).suffix.lower() == ".pdf" else Path(f"{path}.pdf")
+        try:
+            write_study_pdf(record, self._pixels_for(record), target, clinic=self._clinic())
+        except (RecordError, ImageLoadError) as exc:
+            return self._fail(f"The report could not be written: {exc}")
+        self._settings.setValue(_REPORT_DIR_KEY, str(target.parent))
+        self.message.emit(f"Report {record.report_id} saved to {target}.")
+        return target
+
+    def print_report(self) -> bool:
+        """File > Print…: save the study if needed, show the print dialog, print."""
+        from PySide6.QtPrintSupport import QPrinter
+
+        from desktop.ui.report import page_size, print_study_report
+
+        record = self._saved_for_report()
+        if record is None:
+            return False
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        printer.setPageSize(page_size(self._clinic().page_size))
+        if not self.prompts.print_setup(self._parent, printer):
+            return False
+        try:
+            pages = print_study_report(record, self._pixels_for(record), printer, clinic=self._clinic())
+        except (RecordError, ImageLoadError) as exc:
+            self._fail(f"The report could not be printed: {exc}")
+            return False
+        self.message.emit(f"Report {record.report_id} sent to the printer ({pages} page{'s' if pages != 1 else ''}).")
+        return True
+
+    def clinic_changed(self) -> None:
+        """New clinic settings: a new default doctor fills an empty, untouched doctor field."""
+        if not self._notes.values().doctor_name and not self.is_dirty:
+            current = self._notes.values()
+            self._notes.set_values(NotesValues(current.notes, current.impression, self._clinic().doctor_name))
+            self._mark_clean()

@@ -1,0 +1,210 @@
+"""What the PDF report says, as plain text: built from a stored study, Qt-free and unit-testable.
+
+Everything comes from the stored study (and the card summary stored with each prediction),
+never from the models installed now: a report reprinted next year says what was found then.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Mapping
+
+from desktop.core.records.values import CardSummary, StoredPrediction, StudyRecord
+from desktop.ui.formatting import DISCLAIMER, percent, study_type_name
+
+if TYPE_CHECKING:
+    from desktop.ui.clinic_settings import ClinicSettings
+
+__all__ = [
+    "FindingRow",
+    "ModelNote",
+    "ReportContent",
+    "limit_lines",
+    "performance_sentence",
+    "report_content",
+    "risk_lines",
+]
+
+_TEST_SPLITS = ("test", "internal_test", "external_test", "external")
+_WHO_TEXT = {"normal": "normal bone density", "osteopenia": "osteopenia", "osteoporosis": "osteoporosis"}
+_TOP_FACTORS = 5
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    model: str
+    result: str
+    probability: str
+    threshold: str
+    version: str
+    derived: bool = False  # an output computed from the model's classes (indented in the table)
+
+
+@dataclass(frozen=True)
+class ModelNote:
+    title: str
+    performance: str
+    limits: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    report_id: str
+    clinic_name: str
+    clinic_address: tuple[str, ...]
+    patient_rows: tuple[tuple[str, str], ...]
+    study_rows: tuple[tuple[str, str], ...]
+    findings: tuple[FindingRow, ...]
+    heatmap_caption: str
+    risk: tuple[str, ...]  # empty when the patient form was not assessed
+    notes: str
+    impression: str
+    doctor_name: str
+    model_notes: tuple[ModelNote, ...]
+    disclaimer: str
+    saved_at: str
+    generated_at: str
+
+
+def _readable(label: str, card: CardSummary | None) -> str:
+    """A clinician reads an ordinal class "3" as "Grade 3"."""
+    return f"Grade {label}" if card is not None and card.task == "ordinal" and label.isdigit() else label
+
+
+def _test_figures(metrics: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if isinstance(metrics.get("n"), (int, float)):
+        return metrics
+    for key in _TEST_SPLITS:
+        if isinstance(metrics.get(key), Mapping):
+            return metrics[key]
+    return None
+
+
+def _pct(value: Any) -> str | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+        return None
+    return f"{value * 100:.0f}%"
+
+
+def performance_sentence(card: CardSummary | None, *, positive_label: str | None = None) -> str:
+    """The held-out result in one plain sentence, e.g. "On 787 held-out images from patients
+    not used in training, this model was right 96% of the time."""
+    figures = _test_figures(card.metrics) if card is not None else None
+    n = figures.get("n") if figures else None
+    accuracy = _pct(figures.get("accuracy")) if figures else None
+    if card is None or not n or accuracy is None:
+        return "No held-out test results are recorded for this model."
+    described = str(card.metrics.get("split", "")) + str(figures.get("split", ""))
+    source = "from patients not used in training" if "patient" in described.lower() else "not used in training"
+    verb = "gave exactly the right grade" if card.task == "ordinal" else "was right"
+    sentence = f"On {int(n):,} held-out images {source}, this model {verb} {accuracy} of the time"
+    sensitivity, specificity = _pct(figures.get("sensitivity")), _pct(figures.get("specificity"))
+    if sensitivity and specificity and positive_label:
+        sentence += (f"; it found {sensitivity} of the {positive_label.lower()} cases and correctly"
+                     f" cleared {specificity} of the others")
+    return sentence + "."
+
+
+def limit_lines(card: CardSummary | None) -> tuple[str, ...]:
+    """Who the model is not for (from the intended use) and its known limits, as sentences."""
+    if card is None:
+        return ("The model's card was not stored with this study.",)
+    lines = []
+    for sentence in re.split(r"(?<=\.)\s+", card.intended_use.strip()):
+        if sentence.startswith("Not for "):  # "Not for adults, ..." -> "It is not validated for adults, ..."
+            lines.append("It is not validated for " + sentence[len("Not for "):])
+    lines.extend(card.limitations)
+    return tuple(lines)
+
+
+def risk_lines(risk: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The patient-data risk section: probability, verdict, top factors, WHO category."""
+    if not risk or not isinstance(risk.get("probability"), (int, float)):
+        return ()
+    probability, label = float(risk["probability"]), str(risk.get("label", ""))
+    positive = str(risk.get("positive_label", label))
+    threshold = risk.get("threshold")
+    flagged = label == positive
+    verdict = f"flagged as {label}" if flagged else f"not flagged ({label})"
+    line = f"Model probability {percent(probability)} \u2014 {verdict}"
+    if isinstance(threshold, (int, float)):
+        line += f"; threshold {percent(float(threshold))}"
+    version = " ".join(str(risk[k]) for k in ("model_id", "model_version") if risk.get(k))
+    lines = [line + (f" (model {version})." if version else ".")]
+    factors = [str(f) for f in risk.get("top_factors", [])][:_TOP_FACTORS]
+    if factors:
+        lines.append("Top factors: " + "; ".join(factors) + ".")
+    who = risk.get("who_category")
+    if who:
+        lines.append(f"Measured T-score: {_WHO_TEXT.get(str(who), str(who))} by the WHO rule (not a model); "
+                     "a measured T-score outweighs this estimate.")
+    lines.extend(f"Note: {w}" for w in risk.get("warnings", []))
+    return tuple(lines)
+
+
+def _finding_rows(p: StoredPrediction) -> list[FindingRow]:
+    target = p.positive_label or (p.labels[-1] if p.labels else "")
+    # Words, not "\u2265": the bundled fonts are chosen for scripts, not maths symbols.
+    threshold = (f"{_readable(target, p.card)} if {percent(p.threshold, decimals=0)} or more"
+                 if p.threshold is not None else "most probable class")
+    rows = [FindingRow(model=p.model_name, result=_readable(p.label, p.card), probability=percent(p.label_probability),
+                       threshold=threshold, version=p.model_version)]
+    for d in p.derived:
+        rows.append(FindingRow(model=d.name, result=d.label, probability=percent(d.probability),
+                               threshold=f"{d.labels[1]} if {percent(d.threshold, decimals=0)} or more", version="", derived=True))
+    return rows
+
+
+def _age_on(born: str, when: date) -> str:
+    try:
+        dob = date.fromisoformat(born)
+    except ValueError:
+        return born
+    years = when.year - dob.year - ((when.month, when.day) < (dob.month, dob.day))
+    return f"{born} (age {years})"
+
+
+def report_content(study: StudyRecord, *, clinic: ClinicSettings, generated_at: datetime) -> ReportContent:
+    """Everything the report prints, in the order a reader meets it."""
+    d = study.patient.details
+    patient_rows = (
+        ("Name", d.name or "\u2014"),
+        ("Patient ID", d.patient_id or "\u2014"),
+        ("Date of birth", _age_on(d.date_of_birth, study.created_at.date()) if d.date_of_birth else "\u2014"),
+        ("Sex", d.sex.capitalize() if d.sex else "\u2014"),
+    )
+    acq = study.acquisition
+    study_rows = [("Study type", study_type_name(study.body_part)), ("Image file", study.original_file_name)]
+    study_rows += [(k, v) for k, v in (("Modality", acq.modality), ("Acquired", acq.study_date),
+                                       ("Body part (DICOM)", acq.body_part), ("Equipment", acq.manufacturer)) if v]
+    if acq.pixel_spacing_mm:
+        study_rows.append(("Pixel spacing", f"{acq.pixel_spacing_mm[0]:.3f} \u00d7 {acq.pixel_spacing_mm[1]:.3f} mm"))
+    explained = next((p for p in study.predictions if p.heatmap is not None), None)
+    caption = (f"Heat map ({explained.heatmap_method.upper()}, {explained.model_name}): red marks the regions that "
+               f"drove \u201c{_readable(explained.heatmap_label or explained.label, explained.card)}\u201d most."
+               if explained is not None else "No heat map was computed for this study.")
+    notes = tuple(
+        ModelNote(title=f"{p.model_name} (version {p.model_version})",
+                  performance=performance_sentence(p.card, positive_label=p.positive_label), limits=limit_lines(p.card))
+        for p in study.predictions
+    )
+    return ReportContent(
+        report_id=study.report_id,
+        clinic_name=clinic.name.strip(),
+        clinic_address=tuple(line for line in clinic.address.splitlines() if line.strip()),
+        patient_rows=patient_rows,
+        study_rows=tuple(study_rows),
+        findings=tuple(row for p in study.predictions for row in _finding_rows(p)),
+        heatmap_caption=caption,
+        risk=risk_lines(study.risk),
+        notes=study.notes.strip(),
+        impression=study.impression.strip(),
+        doctor_name=(study.doctor_name or clinic.doctor_name).strip(),
+        model_notes=notes,
+        disclaimer=DISCLAIMER,
+        saved_at=f"{study.created_at:%Y-%m-%d %H:%M}",
+        generated_at=f"{generated_at:%Y-%m-%d %H:%M}",
+    )

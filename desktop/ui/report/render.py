@@ -1,0 +1,153 @@
+"""Paint the report onto a PDF file or a printer, page by page, with a footer on every page.
+
+The footer carries the report id and "page i of n", so a loose page can always be matched to
+its report. A PDF is written to a temporary name and renamed when complete: a failed render
+never leaves half a report with a patient's name on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QPagedPaintDevice,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+)
+
+from desktop import __version__
+from desktop.core.records.values import RecordError
+from desktop.ui.report.content import ReportContent, report_content
+from desktop.ui.report.document import ReportImages, build_document
+from desktop.ui.report.fonts import REPORT_FAMILIES
+from desktop.ui.report.images import overlay_image, radiograph_image
+
+if TYPE_CHECKING:
+    from PySide6.QtPrintSupport import QPrinter
+
+    from desktop.core.records.values import StudyRecord
+    from desktop.ui.clinic_settings import ClinicSettings
+
+__all__ = ["PDF_RESOLUTION", "page_size", "paint_report", "print_study_report", "report_images", "write_study_pdf"]
+
+log = logging.getLogger(__name__)
+
+PDF_RESOLUTION = 300  # layout units per inch; text is vector, so this only sets the layout grid
+MARGINS_MM = QMarginsF(15, 14, 15, 12)
+_FOOTER_MM = 7.0
+_PAGE_SIZES = {"A4": QPageSize.PageSizeId.A4, "Letter": QPageSize.PageSizeId.Letter}
+
+
+def page_size(name: str) -> QPageSize:
+    return QPageSize(_PAGE_SIZES.get(name, QPageSize.PageSizeId.A4))
+
+
+def report_images(study: StudyRecord, pixels: np.ndarray, *, logo_path: str = "") -> ReportImages:
+    """The radiograph, its heat-map overlay (first model with a map) and the clinic logo."""
+    heatmap = next((p.heatmap for p in study.predictions if p.heatmap is not None), None)
+    logo = QImage(logo_path) if logo_path else None
+    if logo is not None and logo.isNull():
+        log.warning("clinic logo %s cannot be read; the report goes without it", logo_path)
+        logo = None
+    return ReportImages(
+        radiograph=radiograph_image(pixels),
+        overlay=overlay_image(pixels, heatmap) if heatmap is not None else None,
+        logo=logo,
+    )
+
+
+def paint_report(content: ReportContent, images: ReportImages, device: QPagedPaintDevice) -> int:
+    """Lay out and paint every page on ``device``; return the page count."""
+    px_per_mm = device.logicalDpiX() / 25.4
+    layout = device.pageLayout()
+    page_width_mm = layout.paintRect(QPageLayout.Unit.Millimeter).width()
+    doc = build_document(content, images, device=device, page_width_mm=page_width_mm)
+    width, height = device.width(), device.height()
+    body_height = height - int(_FOOTER_MM * px_per_mm)
+    doc.setPageSize(QSizeF(width, body_height))
+    pages = doc.pageCount()
+    footer_font = QFont()
+    footer_font.setFamilies(list(REPORT_FAMILIES))
+    footer_font.setPointSizeF(7.5)
+    painter = QPainter()
+    if not painter.begin(device):
+        raise RecordError("The report could not be started on this printer or file.")
+    try:
+        for page in range(pages):
+            if page and not device.newPage():
+                raise RecordError("The printer refused a new page.")
+            painter.save()
+            painter.translate(0, -page * body_height)
+            doc.drawContents(painter, QRectF(0, page * body_height, width, body_height))
+            painter.restore()
+            painter.setFont(footer_font)
+            painter.setPen(QColor("#6a6a6a"))
+            footer = QRectF(0, body_height, width, height - body_height)
+            painter.drawText(footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
+                             f"XRayDesk {__version__} \u00b7 report {content.report_id}")
+            painter.drawText(footer, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"Page {page + 1} of {pages}")
+    finally:
+        painter.end()
+    return pages
+
+
+def _configure(device: QPagedPaintDevice, page: str) -> None:
+    device.setPageSize(page_size(page))
+    device.setPageMargins(MARGINS_MM, QPageLayout.Unit.Millimeter)
+
+
+def write_study_pdf(
+    study: StudyRecord,
+    pixels: np.ndarray,
+    path: str | os.PathLike[str],
+    *,
+    clinic: ClinicSettings,
+    generated_at: datetime | None = None,
+) -> int:
+    """Render ``study``'s report to ``path`` (replaced only once complete); return the page count."""
+    target = Path(path)
+    content = report_content(study, clinic=clinic, generated_at=generated_at or datetime.now().astimezone())
+    images = report_images(study, pixels, logo_path=clinic.logo_path)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        writer = QPdfWriter(str(temp))
+        writer.setResolution(PDF_RESOLUTION)
+        _configure(writer, clinic.page_size)
+        # The title is in the PDF's metadata, readable without decompressing any page.
+        writer.setTitle(f"XRayDesk report {study.report_id}")
+        writer.setCreator(f"XRayDesk {__version__}")
+        pages = paint_report(content, images, writer)
+        del writer  # closes the file before it is renamed
+        os.replace(temp, target)
+    except OSError as exc:
+        raise RecordError(f"Could not write {target.name}: {exc.strerror or exc}.") from exc
+    finally:
+        temp.unlink(missing_ok=True)
+    log.info("wrote report %s (%d pages) to %s", study.report_id, pages, target)
+    return pages
+
+
+def print_study_report(
+    study: StudyRecord,
+    pixels: np.ndarray,
+    printer: QPrinter,
+    *,
+    clinic: ClinicSettings,
+    generated_at: datetime | None = None,
+) -> int:
+    """Send ``study``'s report to a printer the user has already set up (page size included)."""
+    content = report_content(study, clinic=clinic, generated_at=generated_at or datetime.now().astimezone())
+    printer.setDocName(f"XRayDesk report {study.report_id}")
+    printer.setPageMargins(MARGINS_MM, QPageLayout.Unit.Millimeter)
+    return paint_report(content, report_images(study, pixels, logo_path=clinic.logo_path), printer)

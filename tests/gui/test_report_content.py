@@ -1,0 +1,69 @@
+"""The report's wording: plain sentences from the stored cards, risk lines, table rows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from desktop.core.records.values import CardSummary
+from desktop.ui.clinic_settings import ClinicSettings
+from desktop.ui.report.content import (
+    limit_lines,
+    performance_sentence,
+    report_content,
+    risk_lines,
+)
+from tests.fixtures.records import CHEST_CARD, knee_prediction
+
+
+def test_performance_sentence_in_plain_words() -> None:
+    card = replace(CHEST_CARD, metrics={"split": "internal test set, grouped by patient", "n": 787, "accuracy": 0.9606,
+                                        "sensitivity": 0.97, "specificity": 0.94})
+    assert performance_sentence(card, positive_label="PNEUMONIA") == (
+        "On 787 held-out images from patients not used in training, this model was right 96% of the time;"
+        " it found 97% of the pneumonia cases and correctly cleared 94% of the others."
+    )
+    nested = replace(CHEST_CARD, task="ordinal", metrics={"val": {"n": 10, "accuracy": 0.1}, "test": {"n": 1656, "accuracy": 0.652}})
+    assert performance_sentence(nested) == "On 1,656 held-out images not used in training, this model gave exactly the right grade 65% of the time."
+    assert performance_sentence(replace(CHEST_CARD, metrics={})) == "No held-out test results are recorded for this model."
+    assert performance_sentence(None) == "No held-out test results are recorded for this model."
+
+
+def test_limits_come_from_intended_use_and_limitations() -> None:
+    card = replace(CHEST_CARD, intended_use="Decision support for children. Not for adults, lateral views or other chest diseases.",
+                   limitations=("One hospital only.",))
+    assert limit_lines(card) == ("It is not validated for adults, lateral views or other chest diseases.", "One hospital only.")
+    assert limit_lines(None) == ("The model's card was not stored with this study.",)
+
+
+def test_risk_lines() -> None:
+    assert risk_lines(None) == ()
+    lines = risk_lines({"probability": 0.2, "label": "normal", "positive_label": "osteoporosis", "threshold": 0.35,
+                        "model_id": "osteoporosis_risk", "model_version": "1.2.0", "top_factors": ["Age 50 years: lowers risk"],
+                        "who_category": None, "warnings": ["Weight outside the training range."]})
+    assert lines == (
+        "Model probability 20.0% \u2014 not flagged (normal); threshold 35.0% (model osteoporosis_risk 1.2.0).",
+        "Top factors: Age 50 years: lowers risk.",
+        "Note: Weight outside the training range.",
+    )
+
+
+def test_report_content_rows(tmp_path) -> None:
+    from desktop.core.records import SQLiteRecordStore
+    from tests.fixtures.records import make_draft, write_test_png
+
+    store = SQLiteRecordStore.open(tmp_path / "data", clock=lambda: datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc))
+    knee = replace(knee_prediction(), card=CardSummary(name="Knee", task="ordinal"))
+    record = store.save_study(make_draft(*write_test_png(tmp_path / "x.png"), predictions=(knee,), doctor_name=""))
+    store.close()
+    content = report_content(record, clinic=ClinicSettings(name=" Clinic ", address="A\n\nB", doctor_name="Dr. Default"),
+                             generated_at=datetime(2024, 3, 5, 9, 15))
+    assert content.clinic_name == "Clinic" and content.clinic_address == ("A", "B")
+    assert dict(content.patient_rows)["Date of birth"] == "1950-03-04 (age 74)"
+    assert dict(content.study_rows)["Pixel spacing"] == "0.143 \u00d7 0.150 mm"
+    main, derived = content.findings
+    assert (main.result, main.probability, main.threshold) == ("Grade 2", "50.0%", "most probable class")
+    assert derived.derived and derived.result == "Osteoarthritis" and derived.threshold == "Osteoarthritis if 50% or more"
+    assert content.doctor_name == "Dr. Default"  # the clinic default signs when the study names nobody
+    assert content.heatmap_caption == "No heat map was computed for this study."
+    assert content.saved_at == "2024-03-04 12:00" and content.generated_at == "2024-03-05 09:15"

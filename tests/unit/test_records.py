@@ -1,0 +1,273 @@
+"""The records store: round trips, migrations, search, deletion, CSV export, durability settings."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desktop.core.records import (
+    PatientDetails,
+    RecordError,
+    SQLiteRecordStore,
+    StudyQuery,
+    export_studies_csv,
+)
+from desktop.core.records.sqlite_store import DATABASE_NAME, MIGRATIONS
+from tests.fixtures.records import chest_prediction, make_draft, write_test_png
+
+
+class Clock:
+    """A hand-set clock so date-range searches are deterministic."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture()
+def store(tmp_path: Path):
+    s = SQLiteRecordStore.open(tmp_path / "data")
+    yield s
+    s.close()
+
+
+def _png(tmp_path: Path, seed: int = 0) -> tuple[Path, str]:
+    return write_test_png(tmp_path / f"scan-{seed}.png", seed=seed)
+
+
+def test_fresh_database_settings(store: SQLiteRecordStore) -> None:
+    db = store._db
+    assert store.schema_version == len(MIGRATIONS) == 2
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.integrity_check() == "ok"
+
+
+def test_study_round_trip(store: SQLiteRecordStore, tmp_path: Path) -> None:
+    image, sha = _png(tmp_path)
+    draft = make_draft(image, sha)
+    saved = store.save_study(draft)
+
+    again = store.get_study(saved.key)
+    assert again == saved
+    assert again.patient.details == draft.patient
+    assert again.notes == draft.notes and again.impression == draft.impression and again.doctor_name == draft.doctor_name
+    assert again.patient_form == dict(draft.patient_form) and again.risk == dict(draft.risk)
+    assert again.acquisition == draft.acquisition
+    assert again.report_id.startswith("XR-") and len(again.report_id) == len("XR-YYYYMMDD-ABCDEF")
+    assert again.report_id[3:11] == again.created_at.strftime("%Y%m%d")
+    # The image is a content-addressed copy, not the user's file.
+    assert again.image_path == store.root / "images" / f"{sha}.png"
+    assert again.image_path.read_bytes() == image.read_bytes()
+    image.unlink()  # the user deletes the original: the study keeps working
+    assert store.archive.verify("images/" + again.image_path.name, sha)
+    chest, knee = again.predictions
+    assert chest == draft.predictions[0] and knee == draft.predictions[1]
+    assert chest.card is not None and chest.card.metrics["n"] == 787
+    assert knee.derived[0].label == "Osteoarthritis" and knee.warnings == ("Image is small.",)
+    # 8-bit storage of the heat map: within half a level.
+    assert np.abs(chest.heatmap - draft.predictions[0].heatmap).max() <= 0.5 / 255 + 1e-6
+    assert knee.heatmap is None
+    assert store.get_study(saved.key, with_heatmaps=False).predictions[0].heatmap is None
+
+
+def test_update_in_place_keeps_report_id_and_replaces_predictions(store: SQLiteRecordStore, tmp_path: Path) -> None:
+    image, sha = _png(tmp_path)
+    first = store.save_study(make_draft(image, sha))
+    updated = store.save_study(make_draft(image, sha, study_key=first.key, notes="Revised.",
+                                          predictions=(chest_prediction(p_positive=0.2),)))
+    assert updated.key == first.key and updated.report_id == first.report_id
+    assert updated.notes == "Revised." and [p.label for p in updated.predictions] == ["NORMAL"]
+    assert store._db.execute("SELECT count(*) FROM predictions").fetchone()[0] == 1
+
+
+def test_patient_id_links_studies_and_blanks_do_not_erase(store: SQLiteRecordStore, tmp_path: Path) -> None:
+    a = store.save_study(make_draft(*_png(tmp_path, 1)))
+    b = store.save_study(make_draft(*_png(tmp_path, 2), patient=PatientDetails(patient_id="P-001")))
+    assert a.patient.key == b.patient.key
+    assert b.patient.details.name == "Иван Петров"  # the blank name did not erase the stored one
+    walk_in = store.save_study(make_draft(*_png(tmp_path, 3), patient=PatientDetails(name="Walk-in")))
+    assert walk_in.patient.key != a.patient.key
+    [summary] = [p for p in store.search_patients() if p.patient.key == a.patient.key]
+    assert summary.study_count == 2
+
+
+def test_changed_file_is_refused_and_nothing_is_stored(store: SQLiteRecordStore, tmp_path: Path) -> None:
+    image, sha = _png(tmp_path)
+    image.write_bytes(image.read_bytes() + b"edited")
+    with pytest.raises(RecordError, match="changed on disk"):
+        store.save_study(make_draft(image, sha))
+    assert store.search_studies(StudyQuery()) == []
+    assert list((store.root / "images").iterdir()) == []
+
+
+def test_search_by_text_date_type_and_label(tmp_path: Path) -> None:
+    tz = timezone(timedelta(hours=3))
+    clock = Clock(datetime(2024, 5, 1, 9, 0, tzinfo=tz))
+    store = SQLiteRecordStore.open(tmp_path / "data", clock=clock)
+    ivan = store.save_study(make_draft(*_png(tmp_path, 1)))
+    clock.now = datetime(2024, 5, 10, 23, 30, tzinfo=tz)
+    arabic = store.save_study(make_draft(*_png(tmp_path, 2), body_part="knee",
+                                         patient=PatientDetails(name="محمد علي", patient_id="AR-7"),
+                                         predictions=(chest_prediction(p_positive=0.1),)))
+    clock.now = datetime(2024, 6, 2, 8, 0, tzinfo=tz)
+    hindi = store.save_study(make_draft(*_png(tmp_path, 3), patient=PatientDetails(name="राम शर्मा", patient_id="IN-9")))
+
+    def keys(**kw: object) -> list[int]:
+        return [s.key for s in store.search_studies(StudyQuery(**kw))]
+
+    assert keys() == [hindi.key, arabic.key, ivan.key]  # newest first
+    assert keys(text="иван") == [ivan.key]  # Unicode case folding, not SQLite's ASCII-only LIKE
+    assert keys(text="ПЕТРОВ") == [ivan.key]
+    assert keys(text="علي") == [arabic.key]
+    assert keys(text="शर्मा") == [hindi.key]
+    assert keys(text="ar-7") == [arabic.key]
+    assert keys(text=hindi.report_id.lower()) == [hindi.key]
+    assert keys(text="100%") == []  # wildcards in the query are literal
+    assert keys(date_from=date(2024, 5, 10), date_to=date(2024, 5, 10)) == [arabic.key]  # 23:30 counts for its day
+    assert keys(date_from=date(2024, 5, 2)) == [hindi.key, arabic.key]
+    assert keys(date_to=date(2024, 5, 9)) == [ivan.key]
+    assert keys(body_part="knee") == [arabic.key]
+    assert keys(label="normal") == [arabic.key]
+    assert keys(label="PNEUMONIA", body_part="chest") == [hindi.key, ivan.key]
+    assert keys(patient_key=arabic.patient.key) == [arabic.key]
+    [summary] = store.search_studies(StudyQuery(text="محمد"))
+    assert summary.findings == "NORMAL 90%" and summary.patient_id == "AR-7"
+    assert [p.patient.details.name for p in store.search_patients(text="ram")] == []
+    assert [p.patient.details.patient_id for p in store.search_patients(text="in-")] == ["IN-9"]
+    store.close()
+
+
+def test_delete_study_and_patient_cascade(store: SQLiteRecordStore, tmp_path: Path) -> None:
+    image, sha = _png(tmp_path, 1)
+    first = store.save_study(make_draft(image, sha))
+    second = store.save_study(make_draft(image, sha))  # same image, same patient: one shared copy
+    other = store.save_study(make_draft(*_png(tmp_path, 2), patient=PatientDetails(name="Other")))
+    assert first.image_path == second.image_path
+
+    store.delete_study(first.key)
+    assert second.image_path.exists(), "the copy is still used by the second study"
+    with pytest.raises(RecordError):
+        store.get_study(first.key)
+
+    removed = store.delete_patient(second.patient.key)
+    assert removed == 1
+    assert not second.image_path.exists()
+    db = store._db
+    assert db.execute("SELECT count(*) FROM predictions WHERE study IN (?, ?)", (first.key, second.key)).fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM patients WHERE id = ?", (second.patient.key,)).fetchone()[0] == 0
+    assert [s.key for s in store.search_studies(StudyQuery())] == [other.key]
+    assert other.image_path.exists()
+    assert store.integrity_check() == "ok"
+
+
+def test_csv_export(store: SQLiteRecordStore, tmp_path: Path) -> None:
+    one = store.save_study(make_draft(*_png(tmp_path, 1)))
+    two = store.save_study(make_draft(*_png(tmp_path, 2), patient=PatientDetails(name="=HYPERLINK(\"x\")"),
+                                      predictions=(chest_prediction(p_positive=0.2),), impression="Clear lungs."))
+    target = tmp_path / "studies.csv"
+    assert export_studies_csv(store, target) == 2
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM so spreadsheets read the names as UTF-8
+    with open(target, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["report_id"] for r in rows] == [one.report_id, two.report_id]
+    first, second = rows
+    assert first["patient_name"] == "Иван Петров" and first["patient_id"] == "P-001"
+    assert first["study_type"] == "chest" and first["impression"] == "Likely pneumonia."
+    assert first["tiny_chest label"] == "PNEUMONIA" and float(first["tiny_chest probability"]) == pytest.approx(0.93)
+    assert first["tiny_knee label"] == "2" and float(first["tiny_knee probability"]) == pytest.approx(0.5)
+    assert second["tiny_knee label"] == "" and second["tiny_chest label"] == "NORMAL"
+    assert float(second["tiny_chest probability"]) == pytest.approx(0.8)
+    assert second["patient_name"].startswith("'=")  # never a live formula
+    assert datetime.fromisoformat(first["study_saved_at"]) == one.created_at
+
+
+def test_version_1_database_upgrades(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    db = sqlite3.connect(root / DATABASE_NAME)
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("INSERT INTO patients (id, name, patient_id, created_at, updated_at) VALUES (1, 'Иван Петров', 'OLD-1', '2023-01-01T10:00:00+00:00', '2023-01-01T10:00:00+00:00')")
+    db.execute(
+        "INSERT INTO studies (id, patient, created_at, updated_at, body_part, image_path, image_sha256, image_format,"
+        " original_file_name, report_id) VALUES (1, 1, '2023-01-01T10:00:00+00:00', '2023-01-01T10:00:00+00:00',"
+        " 'chest', 'images/x.png', 'x', 'PNG', 'x.png', 'XR-20230101-ABCDEF')"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+
+    store = SQLiteRecordStore.open(root)
+    assert store.schema_version == 2
+    assert [s.report_id for s in store.search_studies(StudyQuery(text="иван"))] == ["XR-20230101-ABCDEF"]
+    indexes = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"patients_search_key", "studies_created_at", "predictions_label"} <= indexes
+    store.close()
+    assert SQLiteRecordStore.open(root).schema_version == 2  # reopening does not migrate twice
+
+
+def test_newer_database_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    SQLiteRecordStore.open(root).close()
+    db = sqlite3.connect(root / DATABASE_NAME)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(RecordError, match="newer XRayDesk"):
+        SQLiteRecordStore.open(root)
+
+
+def test_not_a_database_is_a_record_error(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / DATABASE_NAME).write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(RecordError, match="cannot be used"):
+        SQLiteRecordStore.open(root)
+
+
+def test_store_defaults_to_the_user_data_folder(_user_data_dir: Path) -> None:
+    store = SQLiteRecordStore.open()
+    assert store.root == _user_data_dir and (_user_data_dir / DATABASE_NAME).is_file()
+    store.close()
+
+
+def test_report_ids_are_unique(store: SQLiteRecordStore, tmp_path: Path) -> None:
+    image, sha = _png(tmp_path)
+    ids = {store.save_study(make_draft(image, sha)).report_id for _ in range(20)}
+    assert len(ids) == 20
+
+
+def test_draft_helpers_keep_frozen_values(tmp_path: Path) -> None:
+    image, sha = _png(tmp_path)
+    draft = make_draft(image, sha)
+    with pytest.raises(AttributeError):
+        draft.notes = "x"  # type: ignore[misc]
+    assert replace(draft, notes="y").notes == "y"
+
+
+def test_acquisition_facts_come_from_the_dicom_info() -> None:
+    from desktop.core.imaging import XRayImage
+    from desktop.core.records import Acquisition
+
+    image = XRayImage(
+        pixels=np.zeros((16, 16), dtype=np.float32), source_path=Path("x.dcm"), format="DICOM", bits_stored=12,
+        pixel_spacing_mm=(0.139, 0.139), sha256="0" * 64,
+        info={"Modality": "CR", "Study date": "2021-06-30", "Body part": "KNEE", "Manufacturer": "Agfa CR 85"},
+    )
+    assert Acquisition.from_image(image) == Acquisition(
+        modality="CR", study_date="2021-06-30", body_part="KNEE", manufacturer="Agfa CR 85", pixel_spacing_mm=(0.139, 0.139)
+    )
+    plain = XRayImage(pixels=np.zeros((16, 16), dtype=np.float32), source_path=Path("x.png"), format="PNG",
+                      bits_stored=8, pixel_spacing_mm=None, sha256="0" * 64, info={})
+    assert Acquisition.from_image(plain) == Acquisition()
