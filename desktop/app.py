@@ -27,7 +27,7 @@ from desktop.ui.patient_link import PatientLink
 from desktop.ui.prompts import Prompts
 from desktop.ui.recent_files import RecentFiles, app_settings
 from desktop.ui.records_controller import RecordsController
-from desktop.ui.report.fonts import register_bundled_fonts
+from desktop.ui.report.fonts import apply_fallback_families, register_bundled_fonts
 from desktop.ui.task_runner import Runner, TaskRunner
 
 __all__ = ["XRayDeskApp", "app_icon", "build_app", "create_application", "risk_from_dict", "run_gui"]
@@ -80,6 +80,9 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     if not icon.isNull():
         app.setWindowIcon(icon)
     register_bundled_fonts()  # names in every bundled script print, whatever the PC has installed
+    # The window too: patient names and signs such as >= must not turn into boxes on a PC
+    # whose fonts lack them.
+    app.setFont(apply_fallback_families(app.font()))
     return app
 
 

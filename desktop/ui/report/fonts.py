@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase
 
 from desktop import paths
 
-__all__ = ["REPORT_FAMILIES", "css_font_family", "register_bundled_fonts"]
+__all__ = ["REPORT_FAMILIES", "apply_fallback_families", "css_font_family", "register_bundled_fonts"]
 
 log = logging.getLogger(__name__)
 
-# Latin, Greek and Cyrillic; Arabic; Devanagari. Generic sans-serif last, for anything else.
-REPORT_FAMILIES: tuple[str, ...] = ("Noto Sans", "Noto Sans Arabic", "Noto Sans Devanagari")
+# Latin, Greek and Cyrillic; Arabic; Devanagari; then the signs the app writes (>=, arrows,
+# check marks) that the text fonts lack. Generic sans-serif last, for anything else.
+REPORT_FAMILIES: tuple[str, ...] = (
+    "Noto Sans", "Noto Sans Arabic", "Noto Sans Devanagari", "Noto Sans Math", "Noto Sans Symbols2",
+)
 _registered: list[str] | None = None
 
 
@@ -46,3 +49,10 @@ def register_bundled_fonts() -> list[str]:
 def css_font_family() -> str:
     """The fallback list for a style sheet."""
     return ", ".join(f"'{family}'" for family in REPORT_FAMILIES) + ", sans-serif"
+
+
+def apply_fallback_families(font: QFont) -> QFont:
+    """The same font with the bundled families appended as fallbacks (the user's font first)."""
+    fallback = QFont(font)
+    fallback.setFamilies([font.family(), *[f for f in REPORT_FAMILIES if f != font.family()]])
+    return fallback
