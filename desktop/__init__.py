@@ -10,5 +10,12 @@ try:
     from importlib.metadata import PackageNotFoundError, version
 
     __version__ = version("xraydesk")
-except PackageNotFoundError:  # running from a source tree or a frozen bundle without metadata
-    __version__ = "0.1.0"
+except PackageNotFoundError:  # a source tree that was never pip-installed
+    import tomllib
+    from pathlib import Path
+
+    _pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        __version__ = tomllib.loads(_pyproject.read_text(encoding="utf-8"))["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        __version__ = "unknown"

@@ -11,11 +11,11 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QFileOpenEvent, QIcon
 from PySide6.QtWidgets import QApplication
 
 from desktop import APP_NAME, __version__, paths
@@ -76,6 +76,8 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANISATION)
     app.setApplicationVersion(__version__)
+    # Lets GNOME/Wayland match the window to the installed menu entry and its icon.
+    app.setDesktopFileName("xraydesk")
     icon = app_icon()
     if not icon.isNull():
         app.setWindowIcon(icon)
@@ -245,6 +247,20 @@ def _close_quietly(app: QApplication, window: MainWindow) -> None:
         app.setQuitOnLastWindowClosed(quit_on_close)
 
 
+class _FileOpenForwarder(QObject):
+    """macOS sends files double-clicked in Finder while the app runs as FileOpen events."""
+
+    def __init__(self, open_files: Callable[[list[str]], object]) -> None:
+        super().__init__()
+        self._open_files = open_files
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent) and event.file():
+            self._open_files([event.file()])
+            return True
+        return False
+
+
 def run_gui(files: list[str], *, exit_after_show: bool = False) -> int:
     """Open the main window (and ``files``, the first of them); return the exit code.
 
@@ -265,7 +281,10 @@ def run_gui(files: list[str], *, exit_after_show: bool = False) -> int:
         reporter.report()
     if files:
         parts.controller.open_files(files)
+    file_open = _FileOpenForwarder(parts.controller.open_files)
+    app.installEventFilter(file_open)
     code = app.exec()
+    app.removeEventFilter(file_open)
     parts.runner.shutdown()
     _close_quietly(app, window)
     if parts.store is not None:

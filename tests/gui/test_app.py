@@ -50,3 +50,14 @@ def test_python_m_desktop_exit_after_show(tiny_models_dir: Path, tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     assert re.search(r"window shown after \d+\.\d{3} s", result.stdout), result.stdout
+
+
+def test_macos_file_open_events_open_the_file(qapp) -> None:
+    from PySide6.QtGui import QFileOpenEvent
+
+    from desktop.app import _FileOpenForwarder
+
+    opened: list[list[str]] = []
+    forwarder = _FileOpenForwarder(opened.append)
+    assert forwarder.eventFilter(qapp, QFileOpenEvent("/tmp/scan.dcm")) is True
+    assert opened == [["/tmp/scan.dcm"]]
