@@ -51,6 +51,9 @@ class ImageTask:
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 1e-3
+    # "plateau": divide the rate when validation loss stalls; "cosine": a fixed warm-up and
+    # cosine decay, better when validation loss is too noisy to read plateaus from.
+    lr_schedule: str = "plateau"
     split_fractions: dict[str, float] = field(default_factory=lambda: {"train": 0.75, "val": 0.10, "test": 0.15})
     derived_outputs: tuple[dict, ...] = ()
 
@@ -91,7 +94,9 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         horizontal_flip=True,  # left and right knees are mirror images
         class_weight_power=0.5,
         double_contrast_rate=0.3,
-        epochs=30,
+        epochs=32,
+        learning_rate=2e-3,
+        lr_schedule="cosine",
         derived_outputs=(
             {
                 "id": "oa",

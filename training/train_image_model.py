@@ -158,8 +158,16 @@ def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, e
     classifier = build_cam_cnn(input_size=task.preprocessing.size, n_classes=n_classes, widths=task.widths, head_width=task.head_width, name=task.id)
     trainer = keras.Sequential([augmenter(task, seed), classifier], name=f"{task.id}_trainer")
     trainer.build((None, *task.preprocessing.size, 1))
+    steps_per_epoch = -(-y_train.size // task.batch_size)
+    if task.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(
+            1e-4, decay_steps=steps_per_epoch * max(1, epochs - 1), alpha=0.005,
+            warmup_target=task.learning_rate, warmup_steps=steps_per_epoch,
+        )
+    else:
+        rate = task.learning_rate
     trainer.compile(
-        optimizer=keras.optimizers.AdamW(task.learning_rate, weight_decay=1e-4),
+        optimizer=keras.optimizers.AdamW(rate, weight_decay=1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=["accuracy"],
     )
@@ -177,8 +185,8 @@ def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, e
         epochs=epochs,
         verbose=2,
         callbacks=[
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=6, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2, min_lr=1e-5),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=6 if task.lr_schedule == "plateau" else 8, restore_best_weights=True),
+            *([keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2, min_lr=1e-5)] if task.lr_schedule == "plateau" else []),
             keras.callbacks.CSVLogger(str(out_dir / "history.csv")),
         ],
     )
