@@ -25,205 +25,36 @@ Decisions, and why:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, StratifiedKFold, train_test_split
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.model_selection import train_test_split
 
-from desktop.core import metrics
-from desktop.core.patient import FEATURE_CATALOGUE, feature_vector, ost_index, validate_patient, who_category
-from training.evaluation import best_balanced_threshold, summarise
+from desktop.core.patient import FEATURE_CATALOGUE, feature_vector, ost_index
+from training.evaluation import summarise
+from training.osteoporosis_data import choose_features, load_dataset
+from training.osteoporosis_evaluation import (
+    C_GRID,
+    bootstrap,
+    cross_validate,
+    sens_spec,
+    tuned,
+)
 
 log = logging.getLogger("training.osteoporosis")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CSV = REPO_ROOT.parent / "shared" / "data" / "osteoporosis" / "tabular" / "patient_details.csv"
 LABELS = ("no osteoporosis", "osteoporosis")
-# Risk factors of the original form (T/Z-score excluded: they are the label).
-CANDIDATES = (
-    "age", "female", "postmenopausal", "years_since_menopause", "height_m", "weight_kg", "bmi", "obese",
-    "smoker", "alcoholic", "diabetic", "hypothyroidism", "pregnancies", "seizure_disorder", "estrogen_use",
-    "history_of_fracture", "dialysis", "family_history", "walking_distance_km", "joint_pain",
-)
-# A yes/no factor seen fewer times than this (in either answer) cannot be learned from 190
-# patients; the rule counts answers only, never outcomes, so it leaks nothing.
-MIN_MINORITY = 5
-AGE_PLAUSIBLE = (18.0, 100.0)  # the README's ages 17 and 107 "under osteoporosis" are entry errors
-C_GRID = tuple(float(c) for c in np.logspace(-3, 1, 9))
 # Directions well established in the osteoporosis literature (+1 raises risk); a fitted weight
 # pointing the other way is reported in the card, not hidden.
 EXPECTED_DIRECTION = {"age": 1, "postmenopausal": 1, "years_since_menopause": 1, "weight_kg": -1, "bmi": -1,
                       "smoker": 1, "history_of_fracture": 1, "family_history": 1, "estrogen_use": -1}
-
-
-def make_pipeline(c: float = 1.0) -> Pipeline:
-    """Mean imputation: an unknown answer then sits at the scaler's mean and adds exactly 0 to the log-odds."""
-    return Pipeline([
-        ("impute", SimpleImputer(strategy="mean")),
-        ("scale", StandardScaler()),
-        ("model", LogisticRegression(C=c, class_weight="balanced", max_iter=5000)),  # L2 is the default penalty
-    ])
-
-
-def tuned(seed: int) -> GridSearchCV:
-    """C chosen by an inner stratified 5-fold CV on the training part only (nested CV)."""
-    return GridSearchCV(make_pipeline(), {"model__C": list(C_GRID)}, scoring="roc_auc",
-                        cv=StratifiedKFold(5, shuffle=True, random_state=seed), n_jobs=1)
-
-
-def clean_row(row: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """One CSV row as the form's values, plus a note for every value changed."""
-    issues: list[dict[str, str]] = []
-    pid = row["Patient Id"]
-    female = row["Gender"].strip().lower() == "female"
-    values: dict[str, Any] = {name: row[column] for name, column in (
-        ("joint_pain", "Joint Pain"), ("smoker", "Smoker"), ("alcoholic", "Alcoholic"), ("diabetic", "Diabetic"),
-        ("hypothyroidism", "Hypothyroidism"), ("seizure_disorder", "Seizer Disorder"), ("dialysis", "Dialysis"),
-        ("family_history", "Family History of Osteoporosis"))}
-    values.update(
-        patient_id=pid, gender=row["Gender"], age=row["Age"], height_m=row["height (meter)"], weight_kg=row["Weight (KG)"],
-        walking_distance_km=row["Maximum Walking distance (km)"], medical_history=row["Medical History"],
-        t_score=row["T-score Value"], z_score=row["Z-Score Value"],
-        # The column holds the fracture site ("R.foot", "vertebral"...) or "no": any site means yes.
-        history_of_fracture="no" if row["History of Fracture"].strip().lower() == "no" else "yes",
-    )
-    if female:
-        values["estrogen_use"] = row["Estrogen Use"]
-        values["pregnancies"] = row["Number of Pregnancies"]
-        # The form left menopause age blank for women not yet menopausal (aged 25-56 here).
-        values["postmenopausal"] = "yes" if row["Menopause Age"].strip() else "no"
-        values["menopause_age"] = row["Menopause Age"]
-        if values["menopause_age"] and float(values["menopause_age"]) > float(row["Age"]):
-            issues.append({"patient": pid, "field": "menopause_age", "value": row["Menopause Age"],
-                           "action": "menopause age above age: kept post-menopausal, age at menopause unknown (imputed)"})
-            values["menopause_age"] = ""
-    elif row["Number of Pregnancies"].strip():
-        issues.append({"patient": pid, "field": "pregnancies", "value": row["Number of Pregnancies"],
-                       "action": "pregnancies recorded for a man: ignored (men carry 0)"})
-    # The data's weight class must agree with the BMI rule the app applies, or the app would disagree with training.
-    category = row["Obesity"].strip().lower().replace(" ", "")
-    if (category == "obesity") != (float(row["BMI"]) >= 30.0):
-        issues.append({"patient": pid, "field": "obesity", "value": row["Obesity"], "action": "kept the BMI rule"})
-    return values, issues
-
-
-def load_dataset(csv_path: Path) -> dict[str, Any]:
-    """Clean rows -> records -> feature matrix, label, OST; every exclusion is counted."""
-    rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
-    if len({r["Patient Id"] for r in rows}) != len(rows):
-        raise ValueError("patient ids repeat: the split would not be patient-level")
-    records, labels, ids, issues, excluded = [], [], [], [], []
-    label_mismatches = 0
-    for row in rows:
-        values, row_issues = clean_row(row)
-        age = float(row["Age"])
-        if not AGE_PLAUSIBLE[0] <= age <= AGE_PLAUSIBLE[1]:
-            excluded.append({"patient": row["Patient Id"], "age": age, "diagnosis": row["Diagnosis"],
-                             "reason": "implausible age (likely entry error); its OST would be wrong too"})
-            continue
-        record, errors = validate_patient(values)
-        if record is None:
-            raise ValueError(f"row {row['Patient Id']} fails validation after cleaning: {errors}")
-        diagnosis = row["Diagnosis"].strip().lower()
-        label_mismatches += who_category(record.t_score) != diagnosis
-        records.append(record)
-        labels.append(int(diagnosis == "osteoporosis"))
-        ids.append(row["Patient Id"])
-        issues.extend(row_issues)
-    return {"records": records, "y": np.array(labels), "ids": ids, "issues": issues, "excluded": excluded,
-            "n_rows": len(rows), "label_mismatches": label_mismatches}
-
-
-def choose_features(records: list) -> tuple[list[str], list[dict[str, Any]]]:
-    specs = tuple(FEATURE_CATALOGUE[name][0] for name in CANDIDATES)
-    matrix = np.stack([feature_vector(r, specs) for r in records])
-    kept, dropped = [], []
-    for j, spec in enumerate(specs):
-        column = matrix[:, j][~np.isnan(matrix[:, j])]
-        if spec.kind == "binary":
-            minority = int(min((column == 1).sum(), (column == 0).sum()))
-            if minority < MIN_MINORITY:
-                dropped.append({"name": spec.name, "yes": int((column == 1).sum()), "no": int((column == 0).sum()),
-                                "reason": f"fewer than {MIN_MINORITY} patients in one answer"})
-                continue
-        kept.append(spec.name)
-    return kept, dropped
-
-
-def bootstrap(y: np.ndarray, model_scores: np.ndarray, ost_scores: np.ndarray, *, n_boot: int, seed: int) -> dict[str, Any]:
-    """Patient-level bootstrap of out-of-fold scores: AUC(model, mean over repeats), AUC(-OST), difference."""
-    model_scores = np.atleast_2d(model_scores)
-    rng = np.random.default_rng(seed)
-    point_model = float(np.mean([metrics.roc_auc(y, s) for s in model_scores]))
-    point_ost = metrics.roc_auc(y, -ost_scores)
-    draws = []
-    while len(draws) < n_boot:
-        idx = rng.integers(0, y.size, y.size)
-        if y[idx].min() == y[idx].max():
-            continue  # a resample without both classes has no AUC
-        auc_m = float(np.mean([metrics.roc_auc(y[idx], s[idx]) for s in model_scores]))
-        auc_o = metrics.roc_auc(y[idx], -ost_scores[idx])
-        draws.append((auc_m, auc_o, auc_m - auc_o))
-    d = np.array(draws)
-
-    def ci(col: int) -> list[float]:
-        return [round(float(v), 4) for v in np.percentile(d[:, col], [2.5, 97.5])]
-
-    return {
-        "model_auc": round(point_model, 4), "model_auc_ci95": ci(0),
-        "ost_auc": round(point_ost, 4), "ost_auc_ci95": ci(1),
-        "difference": round(point_model - point_ost, 4), "difference_ci95": ci(2),
-        "share_of_resamples_model_better": round(float(np.mean(d[:, 2] > 0)), 4),
-        "n_bootstrap": n_boot,
-    }
-
-
-def sens_spec(y: np.ndarray, positive: np.ndarray) -> dict[str, Any]:
-    tp, fn = int((positive & (y == 1)).sum()), int((~positive & (y == 1)).sum())
-    tn, fp = int((~positive & (y == 0)).sum()), int((positive & (y == 0)).sum())
-    return {"sensitivity": round(tp / (tp + fn), 4) if tp + fn else None, "specificity": round(tn / (tn + fp), 4) if tn + fp else None,
-            "counts": {"true_positive": tp, "false_negative": fn, "true_negative": tn, "false_positive": fp}}
-
-
-def cross_validate(x: np.ndarray, y: np.ndarray, ost: np.ndarray, *, repeats: int, seed: int, n_boot: int) -> dict[str, Any]:
-    """Nested, repeated stratified 5-fold CV on the development rows; OST scored on the same folds."""
-    folds = RepeatedStratifiedKFold(n_splits=5, n_repeats=repeats, random_state=seed)
-    oof = np.full((repeats, y.size), np.nan)
-    fold_model, fold_ost, chosen_c = [], [], []
-    for k, (train, held) in enumerate(folds.split(x, y)):
-        search = tuned(seed + k).fit(x[train], y[train])
-        oof[k // 5, held] = search.predict_proba(x[held])[:, 1]
-        chosen_c.append(search.best_params_["model__C"])
-        fold_model.append(metrics.roc_auc(y[held], oof[k // 5, held]))
-        fold_ost.append(metrics.roc_auc(y[held], -ost[held]))
-    per_repeat = [metrics.roc_auc(y, row) for row in oof]
-    mean_oof = oof.mean(axis=0)
-    threshold = best_balanced_threshold(mean_oof, y)
-    return {
-        "scheme": f"stratified 5-fold x {repeats} repeats on the development set; C tuned inside each training fold",
-        "ci_method": "patient-level bootstrap (percentile) of the pooled out-of-fold scores; model AUC = mean over repeats",
-        **bootstrap(y, oof, ost, n_boot=n_boot, seed=seed),
-        "model_auc_per_repeat_range": [round(min(per_repeat), 4), round(max(per_repeat), 4)],
-        "mean_fold_auc": {"model": round(float(np.mean(fold_model)), 4), "ost": round(float(np.mean(fold_ost)), 4),
-                          "folds_model_better": int(np.sum(np.array(fold_model) > np.array(fold_ost))), "folds": len(fold_model)},
-        "chosen_C": dict(sorted(Counter(round(c, 4) for c in chosen_c).items())),
-        "threshold_from_oof": threshold,
-        "at_threshold": sens_spec(y, mean_oof >= threshold),
-        "ost_below_minus_1": sens_spec(y, ost <= -1.0),
-        "mean_oof_probability": round(float(mean_oof.mean()), 4),
-        "prevalence": round(float(y.mean()), 4),
-    }
 
 
 def train(*, csv_path: Path, out_dir: Path, repeats: int, n_boot: int, seed: int, test_fraction: float) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
     from desktop.core.imaging import XRayImage
-    from desktop.ui.image_view import PixelProbe
+    from desktop.ui.pixel_probe import PixelProbe
 
 __all__ = [
     "STUDY_TYPES",

@@ -8,9 +8,6 @@ follows every zoom, pan and rotation without being recomputed.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPixmap, QResizeEvent, QWheelEvent
@@ -18,9 +15,10 @@ from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGrap
 
 from desktop.ui.display_mapping import DEFAULT_WINDOW, WindowLevel, apply_lut, display_lut, quantise
 from desktop.ui.heatmap_overlay import HeatmapOverlay
+from desktop.ui.pixel_probe import PixelProbe, probe_pixel
 from desktop.ui.qimages import grey_to_qimage
 
-__all__ = ["ImageView", "PixelProbe"]
+__all__ = ["ImageView", "PixelProbe"]  # PixelProbe re-exported: callers know it from here
 
 
 ZOOM_STEP = 1.25
@@ -32,17 +30,6 @@ NEAREST_FROM_ZOOM = 2.0
 WIDTH_DOUBLING_PX = 200.0
 LEVEL_RANGE_PX = 400.0
 PLACEHOLDER = "Drop an X-ray here\nor use File \u25b8 Open\u2026 (Ctrl+O)"
-
-
-@dataclass(frozen=True)
-class PixelProbe:
-    """The image pixel under the cursor, in image coordinates (before rotation)."""
-
-    col: int
-    row: int
-    value: float  # display-ready value in [0, 1]
-    x_mm: float | None = None
-    y_mm: float | None = None
 
 
 class ImageView(QGraphicsView):
@@ -296,15 +283,7 @@ class ImageView(QGraphicsView):
         if self._pixels is None:
             return None
         point = self._image_item.mapFromScene(self.mapToScene(view_pos.toPoint()))
-        col, row = math.floor(point.x()), math.floor(point.y())
-        rows, cols = self._pixels.shape
-        if not (0 <= row < rows and 0 <= col < cols):
-            return None
-        x_mm = y_mm = None
-        if self._spacing is not None:
-            # DICOM PixelSpacing is (row spacing, column spacing); centre of the pixel.
-            y_mm, x_mm = (row + 0.5) * self._spacing[0], (col + 0.5) * self._spacing[1]
-        return PixelProbe(col=col, row=row, value=float(self._pixels[row, col]), x_mm=x_mm, y_mm=y_mm)
+        return probe_pixel(self._pixels, point.x(), point.y(), spacing_mm=self._spacing)
 
     # ------------------------------------------------------------ painting
     def resizeEvent(self, event: QResizeEvent) -> None:

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 from desktop.ui.display_mapping import WindowLevel
 from desktop.ui.formatting import probe_text
-from desktop.ui.image_view import PixelProbe
+from desktop.ui.pixel_probe import PixelProbe
 
 __all__ = ["AppStatusBar"]
 

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
+from tests.fixtures.network import refuse_network
 from tests.gui.helpers import make_app, positive_image
 
 
 @pytest.fixture()
-def network_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple]]:
-    calls: list[tuple[str, tuple]] = []
-
-    def recorder(name: str):
-        def record(*args, **_kwargs):
-            calls.append((name, args))
-            raise OSError(f"network access attempted: {name}")
-
-        return record
-
-    monkeypatch.setattr(socket.socket, "connect", recorder("connect"))
-    monkeypatch.setattr(socket.socket, "connect_ex", recorder("connect_ex"))
-    monkeypatch.setattr(socket, "create_connection", recorder("create_connection"))
-    monkeypatch.setattr(socket, "getaddrinfo", recorder("getaddrinfo"))
-    return calls
+def network_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return refuse_network(monkeypatch)
 
 
 def test_window_open_and_analyse_without_network(network_calls, qtbot, tiny_models_dir: Path, settings, tmp_path: Path) -> None:

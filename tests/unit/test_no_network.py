@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from desktop import cli
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
+from tests.fixtures.network import refuse_network
 from tests.fixtures.tiny_models import blob_image, make_tiny_model_dir, write_png
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,21 +54,8 @@ with open(sys.argv[1], "w") as handle:
 
 
 @pytest.fixture()
-def socket_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    calls: list[str] = []
-
-    def deny(name: str):
-        def refuse(*args: object, **kwargs: object) -> None:
-            calls.append(name)
-            raise OSError(f"network disabled by test: {name}")
-
-        return refuse
-
-    monkeypatch.setattr(socket.socket, "connect", deny("connect"))
-    monkeypatch.setattr(socket.socket, "connect_ex", deny("connect_ex"))
-    monkeypatch.setattr(socket, "create_connection", deny("create_connection"))
-    monkeypatch.setattr(socket, "getaddrinfo", deny("getaddrinfo"))
-    yield calls
+def socket_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return refuse_network(monkeypatch)
 
 
 def test_guard_records_connection_attempts(socket_calls: list[str]) -> None:
