@@ -19,9 +19,9 @@ LOGITS_LAYER = "logits"
 PROBABILITIES_LAYER = "probabilities"
 
 
-def _conv_bn_relu(x, filters: int, *, name: str, strides: int = 1, activation_name: str | None = None):
+def _conv_bn_relu(x, filters: int, *, name: str, strides: int = 1, activation_name: str | None = None, bn_momentum: float = 0.99):
     x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
     return layers.ReLU(name=activation_name or f"{name}_relu")(x)
 
 
@@ -32,6 +32,7 @@ def build_cam_cnn(
     widths: tuple[int, ...] = (24, 32, 64, 128, 192),
     head_width: int = 256,
     dropout: float = 0.3,
+    bn_momentum: float = 0.99,
     name: str = "cam_cnn",
 ) -> keras.Model:
     """A VGG-style network sized for a 2-core CPU.
@@ -41,16 +42,16 @@ def build_cam_cnn(
     last stage keeps a 1/16 resolution feature map (14x14 at 224 px) so heat maps stay useful.
     """
     inputs = keras.Input(shape=(*input_size, 1), name="input")
-    x = _conv_bn_relu(inputs, widths[0], name="stem", strides=2)
-    x = _conv_bn_relu(x, widths[1], name="stage1a")
+    x = _conv_bn_relu(inputs, widths[0], name="stem", strides=2, bn_momentum=bn_momentum)
+    x = _conv_bn_relu(x, widths[1], name="stage1a", bn_momentum=bn_momentum)
     x = layers.MaxPooling2D(name="stage1_pool")(x)
     for stage, width in enumerate(widths[2:-1], start=2):
-        x = _conv_bn_relu(x, width, name=f"stage{stage}a")
-        x = _conv_bn_relu(x, width, name=f"stage{stage}b")
+        x = _conv_bn_relu(x, width, name=f"stage{stage}a", bn_momentum=bn_momentum)
+        x = _conv_bn_relu(x, width, name=f"stage{stage}b", bn_momentum=bn_momentum)
         x = layers.MaxPooling2D(name=f"stage{stage}_pool")(x)
     last = len(widths)
-    x = _conv_bn_relu(x, widths[-1], name=f"stage{last}a")
-    features = _conv_bn_relu(x, head_width, name=f"stage{last}b", activation_name=FEATURE_MAP_LAYER)
+    x = _conv_bn_relu(x, widths[-1], name=f"stage{last}a", bn_momentum=bn_momentum)
+    features = _conv_bn_relu(x, head_width, name=f"stage{last}b", activation_name=FEATURE_MAP_LAYER, bn_momentum=bn_momentum)
     pooled = layers.GlobalAveragePooling2D(name="gap")(features)
     pooled = layers.Dropout(dropout, name="head_dropout")(pooled)
     logits = layers.Dense(n_classes, name=LOGITS_LAYER)(pooled)

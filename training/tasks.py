@@ -54,6 +54,9 @@ class ImageTask:
     # "plateau": divide the rate when validation loss stalls; "cosine": a fixed warm-up and
     # cosine decay, better when validation loss is too noisy to read plateaus from.
     lr_schedule: str = "plateau"
+    # Lower momentum lets BatchNorm's running statistics keep up with fast-moving weights, so
+    # validation (which uses those statistics) is not thrown off early in training.
+    bn_momentum: float = 0.99
     split_fractions: dict[str, float] = field(default_factory=lambda: {"train": 0.75, "val": 0.10, "test": 0.15})
     derived_outputs: tuple[dict, ...] = ()
 
@@ -94,9 +97,10 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         horizontal_flip=True,  # left and right knees are mirror images
         class_weight_power=0.5,
         double_contrast_rate=0.3,
-        epochs=32,
-        learning_rate=2e-3,
+        epochs=28,
+        learning_rate=1e-3,
         lr_schedule="cosine",
+        bn_momentum=0.9,
         derived_outputs=(
             {
                 "id": "oa",

@@ -155,7 +155,7 @@ def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, e
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
     n_classes = len(task.labels)
 
-    classifier = build_cam_cnn(input_size=task.preprocessing.size, n_classes=n_classes, widths=task.widths, head_width=task.head_width, name=task.id)
+    classifier = build_cam_cnn(input_size=task.preprocessing.size, n_classes=n_classes, widths=task.widths, head_width=task.head_width, bn_momentum=task.bn_momentum, name=task.id)
     trainer = keras.Sequential([augmenter(task, seed), classifier], name=f"{task.id}_trainer")
     trainer.build((None, *task.preprocessing.size, 1))
     steps_per_epoch = -(-y_train.size // task.batch_size)
@@ -185,7 +185,11 @@ def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, e
         epochs=epochs,
         verbose=2,
         callbacks=[
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=6 if task.lr_schedule == "plateau" else 8, restore_best_weights=True),
+            # Under a cosine schedule the early, high-rate epochs say little about the end result.
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=6, restore_best_weights=True,
+                start_from_epoch=0 if task.lr_schedule == "plateau" else epochs // 2,
+            ),
             *([keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2, min_lr=1e-5)] if task.lr_schedule == "plateau" else []),
             keras.callbacks.CSVLogger(str(out_dir / "history.csv")),
         ],
