@@ -19,8 +19,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -33,6 +31,7 @@ import onnxruntime as ort  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf2onnx  # noqa: E402
 
+from conversion.common import install_model, run_export  # noqa: E402
 from conversion.cards import build_image_card, file_sha256  # noqa: E402
 from conversion.keras_heads import ExportGraph, build_export_graph  # noqa: E402
 
@@ -157,11 +156,7 @@ def export(args: argparse.Namespace) -> Path:
         stamp_metadata(onnx_path, card)
         card["sha256"] = file_sha256(onnx_path)
         card["size_bytes"] = onnx_path.stat().st_size
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(onnx_path, target / "model.onnx")
-    (target / "model.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    log.info("wrote %s (%.1f kB)", target, (target / "model.onnx").stat().st_size / 1024)
-    return target
+        return install_model(onnx_path, card, target)
 
 
 def stamp_metadata(onnx_path: Path, card: dict) -> None:
@@ -193,14 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parity-images", help="npz with an 'images' batch already preprocessed")
     parser.add_argument("--parity-dir", help="folder of real images to preprocess for the parity check")
     parser.add_argument("--tolerance", type=float, default=PROBABILITY_TOLERANCE)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    try:
-        export(args)
-    except (ExportError, ValueError, OSError) as exc:
-        print(f"export failed: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_export(export, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

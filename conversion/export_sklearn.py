@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
-import sys
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -38,6 +36,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from conversion.common import install_model, run_export
 from conversion.cards import file_sha256
 from desktop.core.model_card import parse_card
 
@@ -294,11 +293,7 @@ def export(args: argparse.Namespace) -> Path:
                           notes=notes, sha256="0" * 64, size_bytes=0)
         stamp_metadata(onnx_path, card)
         card.update(sha256=file_sha256(onnx_path), size_bytes=onnx_path.stat().st_size)
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(onnx_path, target / "model.onnx")
-    (target / "model.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    log.info("wrote %s (%.1f kB)", target, (target / "model.onnx").stat().st_size / 1024)
-    return target
+        return install_model(onnx_path, card, target)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,14 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", help="comma-separated class names, for models not trained here")
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--tolerance", type=float, default=PROBABILITY_TOLERANCE)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    try:
-        export(args)
-    except (RuntimeError, ValueError, OSError) as exc:  # ExportError and skl2onnx errors are RuntimeErrors
-        print(f"export failed: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_export(export, parser.parse_args(argv))
 
 
 if __name__ == "__main__":
