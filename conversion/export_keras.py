@@ -112,7 +112,6 @@ def parity_batch(args: argparse.Namespace, graph: ExportGraph, run_dir: Path | N
         with np.load(run_dir / "parity_images.npz") as stored:
             return stored["images"].astype(np.float32)
     if args.parity_dir:
-        from desktop.core.model_card import parse_card  # noqa: F401  (keeps the app's preprocessing the reference)
         from desktop.inference.preprocess import prepare
         from training.datasets import decode_grayscale
 

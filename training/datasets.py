@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from desktop.core.model_card import Preprocessing
-from desktop.inference.preprocess import clahe, resize_to_input
+from desktop.inference.preprocess import model_image
 
 __all__ = ["Sample", "decode_grayscale", "group_split", "list_samples", "load_cached_arrays", "merge_duplicate_groups"]
 
@@ -126,16 +126,8 @@ def decode_grayscale(path: Path) -> np.ndarray:
 
 
 def model_view(image: np.ndarray, spec: Preprocessing) -> np.ndarray:
-    """Resize and contrast-equalise exactly as ``desktop.inference.preprocess.prepare`` does."""
-    resized, (top, left, height, width) = resize_to_input(np.clip(image, 0.0, 1.0), spec)
-    if spec.clahe_clip_limit is not None:
-        resized = resized.copy()
-        resized[top : top + height, left : left + width] = clahe(
-            resized[top : top + height, left : left + width],
-            clip_limit=spec.clahe_clip_limit,
-            tile_grid=spec.clahe_tile_grid,
-        )
-    return resized
+    """Resize and contrast-equalise through the app's own preprocessing."""
+    return model_image(image, spec)[0]
 
 
 def load_cached_arrays(samples: list[Sample], spec: Preprocessing, cache_file: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from desktop.core.model_card import Preprocessing
 
-__all__ = ["PreparedInput", "clahe", "prepare", "resize_to_input"]
+__all__ = ["PreparedInput", "clahe", "model_image", "prepare", "resize_to_input"]
 
 _RESAMPLING = {
     "nearest": Image.Resampling.NEAREST,
@@ -100,8 +100,11 @@ def resize_to_input(image: np.ndarray, spec: Preprocessing) -> tuple[np.ndarray,
     return canvas, (top, left, new_h, new_w)
 
 
-def prepare(image: np.ndarray, spec: Preprocessing) -> PreparedInput:
-    """Full preprocessing of one 2-D image in [0, 1] into a (1, H, W, C) float32 tensor."""
+def model_image(image: np.ndarray, spec: Preprocessing) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The image as the model sees it, before scaling: resized and contrast-equalised.
+
+    Training builds its cached arrays with this function, so the two can never drift apart.
+    """
     resized, box = resize_to_input(np.clip(image, 0.0, 1.0), spec)
     if spec.clahe_clip_limit is not None:
         top, left, height, width = box
@@ -112,6 +115,12 @@ def prepare(image: np.ndarray, spec: Preprocessing) -> PreparedInput:
             clip_limit=spec.clahe_clip_limit,
             tile_grid=spec.clahe_tile_grid,
         )
+    return resized, box
+
+
+def prepare(image: np.ndarray, spec: Preprocessing) -> PreparedInput:
+    """Full preprocessing of one 2-D image in [0, 1] into a (1, H, W, C) float32 tensor."""
+    resized, box = model_image(image, spec)
     scaled = (resized - spec.mean) / spec.std
     tensor = np.repeat(scaled[None, :, :, None], spec.channels, axis=3).astype(np.float32)
     return PreparedInput(tensor=tensor, content_box=box, model_image=resized)
