@@ -110,21 +110,28 @@ def class_weights(labels: np.ndarray, n_classes: int, power: float) -> np.ndarra
     return weights / weights[labels].mean()  # keep the mean sample weight at 1
 
 
+def enhance_again(images: np.ndarray, task: ImageTask) -> np.ndarray:
+    """(N, H, W, 1) model images with the contrast step applied once more, as float32."""
+    return np.stack([model_view(image[:, :, 0].astype(np.float32), task.preprocessing) for image in images])[..., None]
+
+
 def twice_enhanced(images: np.ndarray, task: ImageTask, cache_file: Path) -> np.ndarray:
     """The cached images with the contrast step applied a second time (cached as well)."""
     if cache_file.exists():
         with np.load(cache_file) as stored:
             if stored["images"].shape == images.shape:
                 return stored["images"]
-    again = np.stack([model_view(image[:, :, 0].astype(np.float32), task.preprocessing) for image in images])[..., None].astype(np.float16)
+    again = enhance_again(images, task).astype(np.float16)
     np.savez(cache_file, images=again)
     return again
 
 
-def contrast_stability(logits_model: keras.Model, images: np.ndarray, task: ImageTask, temperature: float) -> dict:
+def contrast_stability(
+    logits_model: keras.Model, images: np.ndarray, once_logits: np.ndarray, task: ImageTask, temperature: float
+) -> dict:
     """How much predictions move when an already enhanced image is enhanced again."""
-    once = softmax(logits_model.predict(images.astype(np.float32), batch_size=64, verbose=0), temperature)
-    twice_images = np.stack([model_view(i[:, :, 0].astype(np.float32), task.preprocessing) for i in images])[..., None]
+    once = softmax(once_logits, temperature)
+    twice_images = enhance_again(images, task)
     twice = softmax(logits_model.predict(twice_images.astype(np.float32), batch_size=64, verbose=0), temperature)
     return {
         "n": int(images.shape[0]),
@@ -220,7 +227,7 @@ def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, e
             "test_before": round(summarise(test_probs_raw, y_test, class_names=task.labels, task=task.task)["expected_calibration_error"], 4),
             "test_after": round(summarise(test_probs, y_test, class_names=task.labels, task=task.task)["expected_calibration_error"], 4),
         },
-        "contrast_stability": contrast_stability(logits_model, x_test, task, temperature) if task.preprocessing.clahe_clip_limit is not None else None,
+        "contrast_stability": contrast_stability(logits_model, x_test, logits["test"], task, temperature) if task.preprocessing.clahe_clip_limit is not None else None,
         "val": summarise(val_probs, y_val, class_names=task.labels, task=task.task, threshold=threshold, derived=task.derived_outputs),
         "test": summarise(test_probs, y_test, class_names=task.labels, task=task.task, threshold=threshold, derived=task.derived_outputs),
     }
