@@ -18,6 +18,7 @@ __all__ = [
     "DerivedOutput",
     "HeatmapSpec",
     "ModelCard",
+    "ROLES",
     "Preprocessing",
     "load_card",
 ]
@@ -26,6 +27,10 @@ __all__ = [
 BODY_PARTS = ("knee", "chest", "other_bone")
 TASKS = ("binary", "multiclass", "ordinal", "tabular")
 RESIZE_MODES = ("squash", "pad")
+# "diagnosis": a model whose answer the user reads. "body_part": the guard that says what an
+# image shows before any diagnosis model runs. "joint_locator": finds knee joints so the knee
+# models see the crop they were trained on. Helper models read any image ("any" body part).
+ROLES = ("diagnosis", "body_part", "joint_locator")
 
 
 class CardError(ValueError):
@@ -99,6 +104,7 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     intended_use: str = ""
     limitations: tuple[str, ...] = ()
+    role: str = "diagnosis"
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -180,8 +186,16 @@ def parse_card(data: dict[str, Any]) -> ModelCard:
     if task not in TASKS:
         raise CardError(f"{where}: task must be one of {TASKS}")
     body_part = _require(data, "body_part", where)
+    role = data.get("role", "diagnosis")
+    if role not in ROLES:
+        raise CardError(f"{where}: role must be one of {ROLES}")
     # A patient-data model reads no image: it is marked "patient" instead of a body part.
-    allowed = ("patient",) if task == "tabular" else BODY_PARTS
+    if task == "tabular":
+        allowed: tuple[str, ...] = ("patient",)
+    elif role == "body_part":
+        allowed = ("any",)
+    else:
+        allowed = BODY_PARTS
     if body_part not in allowed:
         raise CardError(f"{where}: body_part must be one of {allowed}")
     inp = _require(data, "input", where)
@@ -233,6 +247,7 @@ def parse_card(data: dict[str, Any]) -> ModelCard:
         training=dict(data.get("training", {})),
         intended_use=str(data.get("intended_use", "")),
         limitations=tuple(str(v) for v in data.get("limitations", [])),
+        role=role,
         raw=data,
     )
 

@@ -123,7 +123,12 @@ class ModelRegistry:
 
     @property
     def image_models(self) -> tuple[LoadedModel, ...]:
-        return tuple(m for m in self.available if m.is_image_model)
+        """Diagnosis models that read images (helpers such as the body-part guard excluded)."""
+        return tuple(m for m in self.available if m.is_image_model and m.card.role == "diagnosis")
+
+    def helper(self, role: str) -> LoadedModel | None:
+        """The available helper model with this card role ("body_part", "joint_locator")."""
+        return next((m for m in self.available if m.card.role == role), None)
 
     def for_body_part(self, part: str) -> tuple[LoadedModel, ...]:
         """Image models for one study type; tabular models are never run on images."""
