@@ -85,6 +85,7 @@ def build_image_card(
         "version": template.get("version", args.version),
         "name": template.get("name", task.name if task else args.model_id),
         "task": task_type,
+        "role": task.role if task else "diagnosis",
         "body_part": task.body_part if task else (args.body_part or template.get("body_part") or "other_bone"),
         "labels": labels,
         "decision": decision,
@@ -103,6 +104,7 @@ def build_image_card(
         "contrast_stability": report.get("contrast_stability"),
         "metrics": {"split": "internal test set, grouped by patient, never used for training or tuning", **report["test"]} if "test" in report else {},
         "validation_metrics": report.get("val", {}),
+        "cross_validation": report.get("cross_validation"),
         "training": {
             "data": template.get("data", ""),
             "split_method": template.get("split_method", ""),

@@ -127,6 +127,9 @@ def export(args: argparse.Namespace) -> Path:
     run_dir = source.parent if source.is_file() else None
     report_path = Path(args.report) if args.report else (run_dir / "training_report.json" if run_dir else None)
     report = json.loads(report_path.read_text()) if report_path and report_path.exists() else {}
+    cv_path = Path(args.cv_report) if args.cv_report else (run_dir.parent / f"{args.model_id}_cv" / "cv_report.json" if run_dir else None)
+    if cv_path and cv_path.exists():
+        report["cross_validation"] = json.loads(cv_path.read_text())
     model = load_keras_source(source)
     graph = build_export_graph(
         model,
@@ -177,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-id", required=True)
     parser.add_argument("--out", default=str(REPO_ROOT / "models"))
     parser.add_argument("--report", help="training_report.json (default: beside the source)")
+    parser.add_argument("--cv-report", help="cross_validate.py output (default: runs/<model-id>_cv/cv_report.json if present)")
     parser.add_argument("--template", help="card prose (default conversion/cards/<model-id>.json if present)")
     parser.add_argument("--labels", help="comma-separated class names, for models not trained here")
     parser.add_argument("--body-part", choices=["knee", "chest", "other_bone"])

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
 
 from desktop.core.model_card import Preprocessing
+from training.sample_sources import (
+    BODY_PART_LABELS,
+    FRACTURE_LABELS,
+    body_part_samples,
+    fracture_samples,
+)
 
 __all__ = ["IMAGE_TASKS", "ImageTask"]
 
@@ -40,8 +47,13 @@ class ImageTask:
     labels: tuple[str, ...]
     group_of: Callable[[str], str]
     preprocessing: Preprocessing
+    # Datasets that are not one folder per class list their own samples from the data root.
+    sample_source: Callable[[Path], list] | None = None
+    role: str = "diagnosis"
     positive_label: str | None = None
     horizontal_flip: bool = False
+    vertical_flip: bool = False
+    rotation: float = 0.03  # fraction of a full turn either way (0.03 = about 11 degrees)
     # 1.0 = fully balanced class weights; 0.5 = square root, gentler for rare grades.
     class_weight_power: float = 1.0
     # Share of training images shown with the contrast step applied twice (see ArrayBatches).
@@ -110,5 +122,54 @@ IMAGE_TASKS: dict[str, ImageTask] = {
                 "threshold": 0.5,
             },
         ),
+    ),
+    "bone_fracture": ImageTask(
+        id="bone_fracture",
+        name="Bone radiograph: fracture",
+        body_part="other_bone",
+        task="binary",
+        dataset="fracture",
+        subsets=(),
+        folder_labels=FRACTURE_LABELS,
+        labels=("not_fractured", "fractured"),
+        positive_label="fractured",
+        group_of=str,
+        sample_source=fracture_samples,
+        # Whole radiographs of any shape: padding keeps bone proportions, and 320 px keeps thin
+        # cortical breaks a few pixels wide on a typical wrist film.
+        preprocessing=Preprocessing(size=(320, 320), resize="pad", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
+        # Films arrive in any orientation and either side: any rotation and both flips are real.
+        horizontal_flip=True,
+        vertical_flip=True,
+        rotation=0.5,
+        widths=(16, 32, 48, 96, 160),
+        head_width=192,
+        class_weight_power=1.0,
+        bn_momentum=0.9,
+        epochs=40,
+        batch_size=16,
+    ),
+    "body_part": ImageTask(
+        id="body_part",
+        name="What the image shows (body part / not an X-ray)",
+        body_part="any",
+        role="body_part",
+        task="multiclass",
+        dataset=".",
+        subsets=(),
+        folder_labels=BODY_PART_LABELS,
+        labels=tuple(BODY_PART_LABELS),
+        group_of=str,
+        sample_source=body_part_samples,
+        # No contrast step: how an image's grey levels are distributed is itself evidence of
+        # whether it is a radiograph at all.
+        preprocessing=Preprocessing(size=(128, 128), resize="pad"),
+        horizontal_flip=True,
+        rotation=0.05,
+        widths=(16, 24, 48, 96, 128),
+        head_width=128,
+        class_weight_power=1.0,
+        bn_momentum=0.9,
+        epochs=14,
     ),
 }

@@ -23,12 +23,12 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from training.architectures import LOGITS_LAYER, build_cam_cnn  # noqa: E402
-from training.calibration import fit_temperature, softmax  # noqa: E402
-from training.datasets import (  # noqa: E402
+from training.architectures import LOGITS_LAYER, build_cam_cnn
+from training.calibration import fit_temperature, softmax
+from training.datasets import (
     Sample,
     group_split,
     list_samples,
@@ -37,8 +37,8 @@ from training.datasets import (  # noqa: E402
     model_view,
     write_split_lists,
 )
-from training.evaluation import best_balanced_threshold, summarise  # noqa: E402
-from training.tasks import IMAGE_TASKS, ImageTask  # noqa: E402
+from training.evaluation import best_balanced_threshold, summarise
+from training.tasks import IMAGE_TASKS, ImageTask
 
 log = logging.getLogger("training")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -93,14 +93,16 @@ class ArrayBatches(keras.utils.PyDataset):
 def augmenter(task: ImageTask, seed: int) -> keras.Sequential:
     """Radiograph-plausible variation: small rotations and shifts, zoom, exposure changes."""
     steps = [
-        keras.layers.RandomRotation(0.03, fill_mode="constant", seed=seed),  # about +/- 11 degrees
+        keras.layers.RandomRotation(task.rotation, fill_mode="constant", seed=seed),
         keras.layers.RandomTranslation(0.06, 0.06, fill_mode="constant", seed=seed + 1),
         keras.layers.RandomZoom((-0.12, 0.12), fill_mode="constant", seed=seed + 2),
         keras.layers.RandomContrast(0.25, seed=seed + 3),
         keras.layers.RandomBrightness(0.12, value_range=(0.0, 1.0), seed=seed + 4),
     ]
-    if task.horizontal_flip:
-        steps.insert(0, keras.layers.RandomFlip("horizontal", seed=seed + 5))
+    flip_modes = {(True, True): "horizontal_and_vertical", (True, False): "horizontal", (False, True): "vertical"}
+    flips = flip_modes.get((task.horizontal_flip, task.vertical_flip))
+    if flips:
+        steps.insert(0, keras.layers.RandomFlip(flips, seed=seed + 5))
     return keras.Sequential(steps, name="augment")
 
 
@@ -150,14 +152,28 @@ def split_arrays(task: ImageTask, splits: dict[str, list[Sample]], cache_dir: Pa
 
 def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, epochs: int, seed: int, max_images: int | None) -> dict:
     started = time.time()
-    keras.utils.set_random_seed(seed)
-    samples = list_samples(data_root / task.dataset, subsets=task.subsets, folder_labels=task.folder_labels, group_of=task.group_of)
+    if task.sample_source is not None:
+        samples = task.sample_source(data_root)
+    else:
+        samples = list_samples(data_root / task.dataset, subsets=task.subsets, folder_labels=task.folder_labels, group_of=task.group_of)
     if max_images:
         samples = samples[:: max(1, len(samples) // max_images)][:max_images]
     samples = merge_duplicate_groups(samples)
     splits = group_split(samples, fractions=task.split_fractions, seed=seed)
     split_file = (out_dir if max_images else REPO_ROOT / "training" / "splits") / f"{task.id}.json"
     write_split_lists(splits, split_file, seed=seed, labels=task.labels)
+    return fit_and_report(
+        task, splits, out_dir=out_dir, cache_dir=cache_dir, epochs=epochs, seed=seed, started=started,
+        split_file=str(split_file.relative_to(REPO_ROOT)) if split_file.is_relative_to(REPO_ROOT) else str(split_file),
+    )
+
+
+def fit_and_report(
+    task: ImageTask, splits: dict[str, list[Sample]], *, out_dir: Path, cache_dir: Path, epochs: int, seed: int,
+    started: float, split_file: str,
+) -> dict:
+    """Train on ``splits["train"]``, stop early and calibrate on "val", report on "test"."""
+    keras.utils.set_random_seed(seed)
     arrays = split_arrays(task, splits, cache_dir)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
     n_classes = len(task.labels)
@@ -216,7 +232,7 @@ def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, e
         "epochs_run": len(trainer.history.epoch) if trainer.history else epochs,
         "duration_s": round(time.time() - started, 1),
         "command": f"python -m training.train_image_model --task {task.id}" + (f" --epochs {epochs}" if epochs != task.epochs else ""),
-        "split_file": str(split_file.relative_to(REPO_ROOT)) if split_file.is_relative_to(REPO_ROOT) else str(split_file),
+        "split_file": split_file,
         "split_counts": {name: dict(sorted(Counter(int(v) for v in arr[1]).items())) for name, arr in arrays.items()},
         "split_groups": {name: len({s.group for s in members}) for name, members in splits.items()},
         "temperature": round(temperature, 4),
@@ -233,6 +249,10 @@ def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, e
     }
     (out_dir / "training_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     # A few real test images of every class let the exporter prove TF/ONNX parity on real data.
+    np.savez_compressed(
+        out_dir / "test_predictions.npz", probabilities=test_probs, labels=y_test,
+        files=np.array([s.relative for s in splits["test"]]), threshold=np.float64(threshold if threshold is not None else np.nan),
+    )
     picks = np.concatenate([np.flatnonzero(y_test == c)[:8] for c in range(n_classes)])
     np.savez_compressed(out_dir / "parity_images.npz", images=x_test[picks].astype(np.float32), labels=y_test[picks])
     log.info("test metrics: %s", json.dumps(report["test"]))
