@@ -88,3 +88,23 @@ def tiny_registry(tiny_models_dir: Path):
     from desktop.inference.registry import ModelRegistry
 
     return ModelRegistry.discover(tiny_models_dir)
+
+
+@pytest.fixture(scope="session")
+def guarded_registry(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny chest and knee models plus a tiny body-part guard (see ``guard_image``)."""
+    from desktop.inference.registry import ModelRegistry
+    from tests.fixtures.tiny_models import make_tiny_model_dir
+
+    root = tmp_path_factory.mktemp("guarded_models")
+    make_tiny_model_dir(root, model_id="tiny_chest", body_part="chest", labels=("NORMAL", "PNEUMONIA"), task="binary")
+    make_tiny_model_dir(
+        root,
+        model_id="tiny_knee",
+        body_part="knee",
+        labels=("0", "1", "2", "3", "4"),
+        task="ordinal",
+        derived_outputs=KNEE_DERIVED,
+    )
+    make_tiny_model_dir(root, model_id="body_part", role="body_part")
+    return ModelRegistry.discover(root)

@@ -1,7 +1,8 @@
 """The one entry point the GUI and the command line share: load a file, pick models, predict.
 
 Qt-free on purpose: the GUI calls it from a worker thread, the CLI calls it directly, and both
-therefore apply the same model selection rules.
+therefore apply the same model selection rules, including what the body-part guard decides
+(see :mod:`desktop.core.body_part`).
 """
 
 from __future__ import annotations
@@ -10,25 +11,59 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from desktop.core.body_part import (
+    GUARD_LABELS,
+    NOT_XRAY,
+    BodyPartCheck,
+    GuardedAnalysis,
+    body_part_warnings,
+    preselected_study_type,
+)
 from desktop.core.imaging import XRayImage, load_image
 from desktop.core.prediction import Prediction
-from desktop.inference.predictor import predict_image
+from desktop.inference.predictor import PredictionError, predict_image
 from desktop.inference.registry import LoadedModel, ModelRegistry
 
 __all__ = ["AnalysisService"]
 
 log = logging.getLogger(__name__)
 
+GUARD_ROLE = "body_part"
+
+
+def _usable_guard(registry: ModelRegistry) -> LoadedModel | None:
+    """The registry's body-part guard, if the app can read its answer.
+
+    A guard whose labels are not exactly the known ones is ignored: reading an unknown class
+    as a study type could preselect the wrong models, which is worse than having no guard.
+    """
+    model = registry.helper(GUARD_ROLE)
+    if model is None:
+        return None
+    if not model.is_image_model:
+        log.warning("body-part guard %s reads no images; ignored", model.id)
+        return None
+    if sorted(model.card.labels) != sorted(GUARD_LABELS):
+        log.warning("body-part guard %s has labels %s, expected %s; ignored", model.id, model.card.labels, GUARD_LABELS)
+        return None
+    return model
+
 
 class AnalysisService:
-    """Decodes images and runs the registry's image models on them."""
+    """Decodes images, asks the body-part guard, and runs the registry's image models."""
 
     def __init__(self, registry: ModelRegistry) -> None:
         self._registry = registry
+        self._guard = _usable_guard(registry)
 
     @property
     def registry(self) -> ModelRegistry:
         return self._registry
+
+    @property
+    def has_guard(self) -> bool:
+        """True when a body-part guard model is installed and usable."""
+        return self._guard is not None
 
     def load(self, path: str | Path) -> XRayImage:
         """Decode an X-ray file; raises ``ImageLoadError`` with a user-facing sentence."""
@@ -56,6 +91,9 @@ class AnalysisService:
             model = self._registry.get(model_id)
             if not model.is_image_model:
                 raise ValueError(f"model {model_id!r} is a {model.card.task} model and cannot read images")
+            if model.card.role != "diagnosis":
+                # Helpers (the body-part guard, the joint locator) answer the app, not the doctor.
+                raise ValueError(f"model {model_id!r} is a {model.card.role} helper, not a diagnosis model")
             if body_part is not None and model.card.body_part != body_part:
                 raise ValueError(f"model {model_id!r} is for {model.card.body_part} studies, not {body_part}")
             if all(model.id != other.id for other in chosen):
@@ -70,8 +108,67 @@ class AnalysisService:
         model_ids: Sequence[str] | None = None,
         with_heatmap: bool = True,
     ) -> tuple[Prediction, ...]:
-        """Run the selected image models (see :meth:`select`) on one decoded image."""
+        """Run the selected image models (see :meth:`select`) on one decoded image; no guard."""
         models = self.select(body_part=body_part, model_ids=model_ids)
         if not models:
             log.info("no image models for body part %s", body_part)
         return tuple(predict_image(model, image.pixels, with_heatmap=with_heatmap) for model in models)
+
+    def check_body_part(self, image: XRayImage) -> BodyPartCheck | None:
+        """What the guard says the image shows; None without a usable guard.
+
+        A guard that fails on this image is logged and treated as absent: the diagnosis
+        models must still run, exactly as they did before the guard existed.
+        """
+        if self._guard is None:
+            return None
+        try:
+            # The guard's heat map would explain "why knee", which nobody needs.
+            prediction = predict_image(self._guard, image.pixels, with_heatmap=False)
+        except PredictionError as exc:
+            log.warning("body-part guard failed on %s: %s", image.source_path, exc)
+            return None
+        check = BodyPartCheck.from_prediction(prediction)
+        log.info("body-part guard: %s", check.verdict())
+        return check
+
+    def analyse_guarded(
+        self,
+        image: XRayImage,
+        *,
+        body_part: str | None = None,
+        model_ids: Sequence[str] | None = None,
+        default_body_part: str | None = None,
+        check: BodyPartCheck | None = None,
+        with_heatmap: bool = True,
+    ) -> GuardedAnalysis:
+        """Ask the guard first, then run the models, and say when they do not fit the image.
+
+        With an explicit ``body_part`` or ``model_ids`` those models run whatever the guard
+        says; it only warns. Otherwise the guard picks: a confident study type runs that type's
+        models, a confident "not an X-ray" runs nothing, and an unsure or missing guard falls
+        back to ``default_body_part`` (None: every image model). ``check`` reuses a guard
+        answer already computed for this image (a re-run after the user changed study type).
+        """
+        if check is None:
+            check = self.check_body_part(image)
+        explicit = body_part is not None or bool(model_ids)
+        chosen_by_guard = False
+        if not explicit:
+            picked = preselected_study_type(check)
+            if picked is not None:
+                body_part, chosen_by_guard = picked, True
+            elif check is not None and check.is_confident and check.label == NOT_XRAY:
+                return GuardedAnalysis(
+                    predictions=(), check=check, skipped=True, warnings=body_part_warnings(check, [])
+                )
+            else:
+                body_part = default_body_part
+        predictions = self.analyse(image, body_part=body_part, model_ids=model_ids, with_heatmap=with_heatmap)
+        return GuardedAnalysis(
+            predictions=predictions,
+            check=check,
+            body_part=body_part,
+            chosen_by_guard=chosen_by_guard,
+            warnings=body_part_warnings(check, [p.body_part for p in predictions]),
+        )

@@ -5,59 +5,40 @@ to the services through a task runner; the window only connects its signals to v
 request carries a sequence number: when the user opens image B while image A is still
 decoding or being analysed, A's late answer is recognised as stale and ignored, so results
 are never shown over the wrong image.
+
+The body-part guard (when installed) runs first in the same worker task as the models. Until
+the user picks a study type for the open image ("pins" it), the guard's confident answer
+chooses the type, and the window's selector follows; once pinned, the user's type runs and
+the guard only warns.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from desktop.core.imaging import ImageLoadError
+from desktop.ui.analysis_outcome import AnalysisOutcome
 from desktop.ui.formatting import percent, study_type_name
 
 if TYPE_CHECKING:
+    from desktop.core.body_part import BodyPartCheck, GuardedAnalysis
     from desktop.core.imaging import XRayImage
     from desktop.core.model_card import ModelCard
     from desktop.core.prediction import Prediction
     from desktop.ui.recent_files import RecentFiles
     from desktop.ui.task_runner import Runner
 
+# AnalysisOutcome is re-exported: callers know it from this module.
 __all__ = ["AnalysisOutcome", "StudyController", "describe_error"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BODY_PART = "chest"
-
-
-@dataclass(frozen=True)
-class AnalysisOutcome:
-    """The models' answers for one image and study type, each with its model card."""
-
-    image: XRayImage
-    body_part: str
-    pairs: tuple[tuple[Prediction, ModelCard | None], ...]
-    unavailable: tuple[tuple[str, str], ...] = ()
-    elapsed_ms: float = 0.0
-
-    @property
-    def predictions(self) -> tuple[Prediction, ...]:
-        return tuple(p for p, _ in self.pairs)
-
-    def heatmap_sources(self) -> list[tuple[str, str]]:
-        """(model id, model name) for every prediction that carries a heat map."""
-        return [(p.model_id, p.model_name) for p in self.predictions if p.heatmap is not None]
-
-    def heatmap_for(self, model_id: str | None) -> np.ndarray | None:
-        for prediction in self.predictions:
-            if prediction.heatmap is not None and (model_id is None or prediction.model_id == model_id):
-                return prediction.heatmap
-        return None
 
 
 def describe_error(exc: BaseException, *, action: str) -> str:
@@ -74,6 +55,7 @@ class StudyController(QObject):
     image_loaded = Signal(object)  # XRayImage
     load_failed = Signal(str)  # user-facing sentence; the previous image stays
     analysis_started = Signal(str)  # body part
+    study_type_detected = Signal(str)  # the guard chose this study type for the open image
     analysis_finished = Signal(object)  # AnalysisOutcome
     analysis_failed = Signal(str)
     busy_changed = Signal(bool, str)  # busy?, what is happening ("Analysing…")
@@ -102,6 +84,8 @@ class StudyController(QObject):
         self._loading: str | None = None  # file name being decoded
         self._analysing = False
         self._open_guard: Callable[[], bool] | None = None
+        self._pinned = False  # the user chose the study type for the open image
+        self._check: BodyPartCheck | None = None  # the guard's answer for the open image
 
     # ------------------------------------------------------------------ state
     @property
@@ -116,6 +100,11 @@ class StudyController(QObject):
     @property
     def body_part(self) -> str:
         return self._body_part
+
+    @property
+    def study_type_pinned(self) -> bool:
+        """True once the user chose the study type for the open image; the guard then only warns."""
+        return self._pinned
 
     @property
     def is_busy(self) -> bool:
@@ -172,6 +161,8 @@ class StudyController(QObject):
         self._loading, self._analysing = None, False
         self._image, self._outcome = image, outcome
         self._body_part = outcome.body_part
+        # The stored study's type was chosen when it was saved; Analyse re-runs that type.
+        self._pinned, self._check = True, outcome.check
         self.image_loaded.emit(image)
         self._emit_busy()
         self.analysis_finished.emit(outcome)
@@ -195,6 +186,7 @@ class StudyController(QObject):
         self._loading = None
         self._image = image
         self._outcome = None
+        self._pinned, self._check = False, None  # a new image: the guard chooses again
         if self._recent is not None:
             self._recent.add(path)
         self.image_loaded.emit(image)
@@ -212,34 +204,49 @@ class StudyController(QObject):
 
     # -------------------------------------------------------------- analysing
     def set_body_part(self, part: str) -> None:
-        """Change the study type; re-analyses the open image (unless one is still loading)."""
+        """Change the study type; re-analyses the open image (unless one is still loading).
+
+        A change while an image is open pins the type for that image: the guard no longer
+        overrides it, it only warns when the type does not fit.
+        """
         if part == self._body_part:
             return
         self._body_part = part
         if self._image is not None and self._loading is None:
+            self._pinned = True
             self.analyse()
 
+    def analyse_chosen_type(self) -> None:
+        """The user pressed Analyse: run the study type shown, whatever the guard says."""
+        if self._image is not None:
+            self._pinned = True
+        self.analyse()
+
     def analyse(self) -> None:
-        """Run the study type's models on the current image off the GUI thread."""
+        """Ask the guard, then run the study type's models on the current image, off the GUI thread."""
         image, part = self._image, self._body_part
         if image is None:
             return
         self._analysis_seq += 1
         seq = self._analysis_seq
         self._outcome = None
-        if not self._has_models(part):
+        guarded = bool(getattr(self._service, "has_guard", False))
+        if not guarded and not self._has_models(part):
             # Nothing to run: answer at once instead of spinning a thread for an empty list.
             self._analysing = False
             self._emit_busy()
-            self._finish(seq, image, part, (), time.perf_counter())
+            self._finish(seq, image, part, None, time.perf_counter())
             return
         self._analysing = True
         self._emit_busy()
         self.analysis_started.emit(part)
         started = time.perf_counter()
+        pinned, check = self._pinned, self._check
         self._runner.submit(
-            lambda: self._service.analyse(image, body_part=part),
-            on_result=lambda predictions: self._finish(seq, image, part, predictions, started),
+            lambda: self._service.analyse_guarded(
+                image, body_part=part if pinned else None, default_body_part=part, check=check
+            ),
+            on_result=lambda result: self._finish(seq, image, part, result, started),
             on_error=lambda exc: self._analysis_error(seq, exc),
         )
 
@@ -250,22 +257,36 @@ class StudyController(QObject):
             log.debug("models_for(%s) failed", part, exc_info=True)
             return True
 
-    def _finish(self, seq: int, image: XRayImage, part: str, predictions: Sequence[Prediction], started: float) -> None:
+    def _finish(
+        self, seq: int, image: XRayImage, part: str, result: GuardedAnalysis | None, started: float
+    ) -> None:
         if seq != self._analysis_seq or image is not self._image:
             log.debug("dropping stale analysis (request %d, current %d)", seq, self._analysis_seq)
             return
         self._analysing = False
+        predictions: Sequence[Prediction] = result.predictions if result is not None else ()
+        if result is not None:
+            self._check = result.check
+            if result.chosen_by_guard and result.body_part and result.body_part != self._body_part:
+                # Set before telling the window, so its selector change reads as "no change".
+                part = self._body_part = result.body_part
+                self.study_type_detected.emit(part)
         outcome = AnalysisOutcome(
             image=image,
             body_part=part,
             pairs=tuple((p, self._card_for(p.model_id)) for p in predictions),
             unavailable=self.unavailable_models(),
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
+            check=result.check if result is not None else None,
+            warnings=result.warnings if result is not None else (),
+            skipped=result.skipped if result is not None else False,
         )
         self._outcome = outcome
         self._emit_busy()
         self.analysis_finished.emit(outcome)
-        if outcome.pairs:
+        if outcome.skipped:
+            self.message.emit("No model was run: the image does not look like an X-ray.")
+        elif outcome.pairs:
             summary = "; ".join(f"{p.model_name}: {p.label} ({percent(max(p.probabilities))})" for p in outcome.predictions)
             self.message.emit(f"Analysed in {outcome.elapsed_ms:.0f} ms \u2014 {summary}")
         else:

@@ -39,6 +39,7 @@ __all__ = ["MainWindow", "open_file_filter"]
 _BODY_PART_KEY = "study/body_part"
 _GEOMETRY_KEY = "window/geometry"
 _STATE_KEY = "window/state"
+_NOT_XRAY_EMPTY_TEXT = "No model was run on this image. To run one anyway, choose its study type and press Analyse."
 
 
 def open_file_filter() -> str:
@@ -143,10 +144,11 @@ class MainWindow(QMainWindow):
         self.recent.changed.connect(self._refresh_recent)
         self._refresh_recent()
         self.panel.study_type_changed.connect(self._study_type_changed)
-        self.panel.analyse_requested.connect(c.analyse)
+        self.panel.analyse_requested.connect(c.analyse_chosen_type)
         c.image_loaded.connect(self._image_loaded)
         c.load_failed.connect(self.show_error)
         c.analysis_started.connect(self._analysis_started)
+        c.study_type_detected.connect(self.panel.set_body_part)
         c.analysis_finished.connect(self._analysis_finished)
         c.analysis_failed.connect(self._analysis_failed)
         c.busy_changed.connect(self._busy_changed)
@@ -220,17 +222,23 @@ class MainWindow(QMainWindow):
         self.view.set_image(image.pixels, pixel_spacing_mm=image.pixel_spacing_mm)
         self.panel.info.set_image(image)
         self.panel.clear_error()
+        self.panel.show_body_part_check("")
         self.panel.set_heatmap_sources([])
         self.setWindowTitle(f"{Path(image.source_path).name}[*] \u2014 {APP_NAME}")
 
     def _analysis_started(self, _part: str) -> None:
         self.panel.results.show_busy()
+        self.panel.show_body_part_check("")  # recomputed for the new run
         self.panel.set_heatmap_sources([])
         self.view.set_heatmap(None)
 
     def _analysis_finished(self, outcome: AnalysisOutcome) -> None:
         self.panel.clear_error()
-        self.panel.results.show_results(outcome.pairs, body_part=outcome.body_part, unavailable=outcome.unavailable)
+        empty = _NOT_XRAY_EMPTY_TEXT if outcome.skipped else None
+        self.panel.results.show_results(
+            outcome.pairs, body_part=outcome.body_part, unavailable=outcome.unavailable, empty_text=empty
+        )
+        self.panel.show_body_part_check(outcome.check.verdict() if outcome.check else "", outcome.warnings)
         sources = outcome.heatmap_sources()
         self.panel.set_heatmap_sources(sources)
         self._show_heatmap(sources[0][0] if sources else None)

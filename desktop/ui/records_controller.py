@@ -183,6 +183,8 @@ class RecordsController(QObject):
             notes=notes.notes, impression=notes.impression, doctor_name=notes.doctor_name,
             study_key=self.record.key if same_image else None,
             patient_key=self.record.patient.key if self.record is not None else None,
+            body_part_check=outcome.check if outcome is not None else None,
+            warnings=outcome.warnings if outcome is not None else (),
         )
         try:
             record = self.store.save_study(draft)
@@ -221,7 +223,8 @@ class RecordsController(QObject):
         # the bytes from record.image_path (see save), never from this path.
         image = replace(image, source_path=record.image_path.with_name(record.original_file_name))
         outcome = AnalysisOutcome(image=image, body_part=record.body_part,
-                                  pairs=tuple(self._stored_pair(p) for p in record.predictions))
+                                  pairs=tuple(self._stored_pair(p) for p in record.predictions),
+                                  check=record.body_part_check, warnings=record.warnings)
         self._restoring = True
         try:
             self._study.restore(image, outcome)

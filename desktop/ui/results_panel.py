@@ -34,6 +34,9 @@ QProgressBar#top::chunk { background: #2f6fcc; }
 _BANNER_STYLES = {
     "error": "QFrame#banner { background: #fdecea; border: 1px solid #f0b8b3; border-radius: 5px; } QLabel { color: #6b1a14; }",
     "info": "QFrame#banner { background: #e8f1fb; border: 1px solid #b6cfee; border-radius: 5px; } QLabel { color: #163a66; }",
+    # Stronger than "info": the results below it may not apply to this image at all.
+    "warning": "QFrame#banner { background: #fff0cc; border: 2px solid #d9961a; border-radius: 5px; }"
+               " QLabel { color: #4d3000; font-weight: 600; }",
 }
 
 
@@ -76,14 +79,21 @@ class MessageBanner(QFrame):
         close.setToolTip("Dismiss")
         close.clicked.connect(self.dismiss)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self._kind = "error"
         self.setVisible(False)
 
     @property
     def text(self) -> str:
         return "" if self.isHidden() else self._text.text()
 
+    @property
+    def kind(self) -> str:
+        """The style last shown ("error", "info" or "warning")."""
+        return self._kind
+
     def show_message(self, text: str, *, kind: str = "error") -> None:
-        self.setStyleSheet(_BANNER_STYLES.get(kind, _BANNER_STYLES["info"]))
+        self._kind = kind if kind in _BANNER_STYLES else "info"
+        self.setStyleSheet(_BANNER_STYLES[self._kind])
         self._text.setText(text)
         self.setVisible(True)
 
@@ -193,10 +203,14 @@ class ResultsPanel(QWidget):
         *,
         body_part: str | None = None,
         unavailable: Sequence[tuple[str, str]] = (),
+        empty_text: str | None = None,
     ) -> None:
-        """One card per (prediction, card); an empty list says no model covers the study type."""
+        """One card per (prediction, card); an empty list says no model covers the study type,
+        or ``empty_text`` when nothing ran for another reason."""
         self._clear_cards()
-        if not pairs:
+        if not pairs and empty_text:
+            self._set_status(empty_text)
+        elif not pairs:
             kind = f"{study_type_name(body_part)} " if body_part else ""
             self._set_status(f"No models are installed for {kind}studies. Choose another study type or add a model.")
         else:

@@ -6,6 +6,7 @@ outside the scroll area so it can never scroll out of sight.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -53,6 +54,9 @@ class AnalysisPanel(QWidget):
         # Outside the scroll area: an error must be seen however far the user has scrolled.
         self.banner = MessageBanner(self)
         outer.addWidget(self.banner)
+        # Same reason: results for the wrong body part must never scroll away from their warning.
+        self.body_part_banner = MessageBanner(self)
+        outer.addWidget(self.body_part_banner)
 
         content = QWidget()
         column = QVBoxLayout(content)
@@ -113,6 +117,12 @@ class AnalysisPanel(QWidget):
         self.models_hint.setWordWrap(True)
         self.models_hint.setObjectName("muted")
         layout.addWidget(self.models_hint)
+        self.guard_label = QLabel()
+        self.guard_label.setWordWrap(True)
+        self.guard_label.setObjectName("muted")
+        self.guard_label.setToolTip("What the body-part check model sees in the image; it picks the study type.")
+        self.guard_label.setVisible(False)
+        layout.addWidget(self.guard_label)
         busy_row = QHBoxLayout()
         self.busy_label = QLabel("Analysing\u2026")
         self.busy_bar = QProgressBar()
@@ -183,6 +193,27 @@ class AnalysisPanel(QWidget):
     def clear_error(self) -> None:
         if not self.banner.isHidden():
             self.banner.dismiss()
+
+    def show_body_part_check(self, verdict: str, warnings: Sequence[str] = ()) -> None:
+        """The guard's verdict line and, when the models do not fit the image, its warning.
+
+        An empty verdict hides the line (no guard installed, or nothing analysed yet).
+        """
+        self.guard_label.setText(verdict)
+        self.guard_label.setVisible(bool(verdict))
+        if warnings:
+            self.body_part_banner.show_message("Warning: " + " ".join(warnings), kind="warning")
+        elif not self.body_part_banner.isHidden():
+            self.body_part_banner.dismiss()
+
+    @property
+    def body_part_warning_text(self) -> str:
+        """The body-part warning shown ('' when none)."""
+        return self.body_part_banner.text
+
+    @property
+    def guard_text(self) -> str:
+        return self.guard_label.text() if not self.guard_label.isHidden() else ""
 
     @property
     def error_text(self) -> str:

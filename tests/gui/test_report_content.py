@@ -66,4 +66,6 @@ def test_report_content_rows(tmp_path) -> None:
     assert derived.derived and derived.result == "Osteoarthritis" and derived.threshold == "Osteoarthritis if 50% or more"
     assert content.doctor_name == "Dr. Default"  # the clinic default signs when the study names nobody
     assert content.heatmap_caption == "No heat map was computed for this study."
+    # Saved without a body-part guard: no check row and no warning box.
+    assert content.warnings == () and "Image check" not in dict(content.study_rows)
     assert content.saved_at == "2024-03-04 12:00" and content.generated_at == "2024-03-05 09:15"

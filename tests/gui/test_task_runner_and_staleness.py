@@ -89,12 +89,12 @@ def test_stale_analysis_of_previous_image_is_ignored(qtbot, tiny_registry, setti
     runner.run(1)  # decode B -> queues the analysis of B
     assert Path(controller.image.source_path).name == "b.png"
     stale = runner.run(0)  # A's analysis finishes late...
-    assert stale[0].label == "PNEUMONIA"
+    assert stale.predictions[0].label == "PNEUMONIA"
     assert controller.outcome is None  # ...and is not shown for B
     assert panel.results.cards() == []
     assert controller.is_busy
     fresh = runner.run(0)
-    assert controller.outcome.predictions == fresh
+    assert controller.outcome.predictions == fresh.predictions
     assert controller.outcome.image is controller.image
     assert panel.results.cards()[0].label_widget.text() == "NORMAL"
     assert not controller.is_busy

@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 
 from desktop import cli, paths
-from tests.fixtures.tiny_models import blob_image, make_tiny_model_dir, write_png
+from tests.fixtures.tiny_models import (
+    blob_image,
+    guard_image,
+    make_tiny_model_dir,
+    write_png,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 KNEE_LABELS = ("KL0", "KL1", "KL2", "KL3", "KL4")
@@ -51,7 +56,11 @@ def test_predict_json_structure(models_dir: Path, images: dict[str, Path], capsy
     lines = out.splitlines()
     assert len(lines) == 2
     record = json.loads(lines[0])
-    assert set(record) == {"file", "sha256", "image", "predictions", "timing_ms"}
+    assert set(record) == {"file", "sha256", "image", "predictions", "timing_ms", "study_type", "study_type_from_guard",
+                           "body_part_check", "warnings"}
+    # No guard installed: nothing checked, nothing chosen, every image model runs as before.
+    assert record["body_part_check"] is None and record["warnings"] == []
+    assert record["study_type"] is None and record["study_type_from_guard"] is False
     assert record["file"] == str(images["blob"])
     assert record["sha256"] == hashlib.sha256(images["blob"].read_bytes()).hexdigest()
     assert record["image"] == {"width": 64, "height": 64, "format": "PNG"}
@@ -80,6 +89,58 @@ def test_predict_model_and_study_selection(models_dir: Path, images: dict[str, P
     assert code == 2 and out == "" and len(err) == 1 and err[0].startswith("error: no model 'nope'")
     code, _, err = _run(capsys, "predict", "--model", "tiny_chest", "--study", "knee", str(images["blob"]))
     assert code == 2 and len(err) == 1
+
+
+@pytest.fixture()
+def guard_images(tmp_path: Path) -> dict[str, Path]:
+    return {kind: write_png(tmp_path / "guard" / f"{kind}.png", guard_image(kind))
+            for kind in ("knee", "chest", "not_xray", "unsure")}
+
+
+def test_predict_guard_picks_study_type_and_warns(models_dir: Path, guard_images: dict[str, Path],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    make_tiny_model_dir(models_dir, model_id="body_part", role="body_part")
+    files = [str(guard_images[k]) for k in ("knee", "not_xray", "unsure")]
+    code, out, err = _run(capsys, "predict", "--json", "--no-heatmap", *files)
+    assert code == 0, err
+    knee, not_xray, unsure = (json.loads(line) for line in out.splitlines())
+
+    assert knee["study_type"] == "knee" and knee["study_type_from_guard"] is True
+    assert [p["model_id"] for p in knee["predictions"]] == ["tiny_knee"]  # the guard itself is never listed
+    check = knee["body_part_check"]
+    assert check["label"] == "knee" and check["confident"] is True and check["probability"] > 0.9
+    assert list(check["probabilities"]) == ["knee", "chest", "other_bone", "not_xray"]
+    assert check["model_id"] == "body_part" and check["verdict"].startswith("Looks like: knee X-ray (")
+    assert knee["warnings"] == []
+
+    # Not an X-ray and no model asked for: nothing runs, the warning says why, exit code 0.
+    assert not_xray["predictions"] == [] and not_xray["study_type"] is None
+    assert not_xray["warnings"] == ["This does not look like an X-ray (90%); no model here is valid for it."]
+
+    # An unsure guard neither picks nor warns: every image model runs, as without a guard.
+    assert unsure["body_part_check"]["confident"] is False and unsure["warnings"] == []
+    assert {p["model_id"] for p in unsure["predictions"]} == {"tiny_chest", "tiny_knee"}
+
+
+def test_predict_explicit_choice_runs_and_warns(models_dir: Path, guard_images: dict[str, Path],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    make_tiny_model_dir(models_dir, model_id="body_part", role="body_part")
+    code, out, _ = _run(capsys, "predict", "--json", "--no-heatmap", "--study", "chest", str(guard_images["knee"]))
+    record = json.loads(out)
+    assert code == 0 and [p["model_id"] for p in record["predictions"]] == ["tiny_chest"]
+    assert record["study_type"] == "chest" and record["study_type_from_guard"] is False
+    assert record["warnings"] == ["This looks like a knee X-ray (95%); the chest models are not valid for it."]
+    code, out, _ = _run(capsys, "predict", "--json", "--no-heatmap", "--model", "tiny_knee", str(guard_images["not_xray"]))
+    record = json.loads(out)
+    assert code == 0 and [p["model_id"] for p in record["predictions"]] == ["tiny_knee"]
+    assert record["warnings"] == ["This does not look like an X-ray (90%); no model here is valid for it."]
+    # The guard is a helper, not a diagnosis: asking for it by name is a usage error.
+    code, _, err = _run(capsys, "predict", "--model", "body_part", str(guard_images["knee"]))
+    assert code == 2 and "helper" in err[0]
+
+    code, out, _ = _run(capsys, "predict", "--study", "chest", str(guard_images["knee"]))
+    assert code == 0 and "Looks like: knee X-ray (95%)" in out
+    assert "WARNING: This looks like a knee X-ray (95%); the chest models are not valid for it." in out
 
 
 def test_predict_bad_file_reports_one_line_and_continues(models_dir: Path, images: dict[str, Path], tmp_path: Path,

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from desktop.core.body_part import BodyPartCheck
 from desktop.core.records import (
     PatientDetails,
     RecordError,
@@ -45,7 +46,7 @@ def _png(tmp_path: Path, seed: int = 0) -> tuple[Path, str]:
 
 def test_fresh_database_settings(store: SQLiteRecordStore) -> None:
     db = store._db
-    assert store.schema_version == len(MIGRATIONS) == 2
+    assert store.schema_version == len(MIGRATIONS) == 3
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -78,6 +79,43 @@ def test_study_round_trip(store: SQLiteRecordStore, tmp_path: Path) -> None:
     assert np.abs(chest.heatmap - draft.predictions[0].heatmap).max() <= 0.5 / 255 + 1e-6
     assert knee.heatmap is None
     assert store.get_study(saved.key, with_heatmaps=False).predictions[0].heatmap is None
+
+
+KNEE_CHECK = BodyPartCheck(label="knee", probability=0.93,
+                            probabilities={"knee": 0.93, "chest": 0.04, "other_bone": 0.02, "not_xray": 0.01},
+                            model_id="body_part", model_version="1.0.0")
+CHEST_ON_KNEE = "This looks like a knee X-ray (93%); the chest models are not valid for it."
+
+
+def test_body_part_check_and_warning_round_trip(store: SQLiteRecordStore, tmp_path: Path) -> None:
+    image, sha = _png(tmp_path)
+    saved = store.save_study(make_draft(image, sha, body_part_check=KNEE_CHECK, warnings=(CHEST_ON_KNEE,)))
+    again = store.get_study(saved.key)
+    assert again.body_part_check == KNEE_CHECK and again.warnings == (CHEST_ON_KNEE,)
+    # Saved again without a guard answer (e.g. re-run as a knee study): nothing stale remains.
+    store.save_study(make_draft(image, sha, study_key=saved.key))
+    again = store.get_study(saved.key)
+    assert again.body_part_check is None and again.warnings == ()
+
+
+def test_version_2_database_upgrades_with_no_warnings(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    store = SQLiteRecordStore.open(root)
+    old = store.save_study(make_draft(*_png(tmp_path)))
+    db = store._db
+    # Back to schema 2: what a database written by the previous release looks like.
+    db.execute("ALTER TABLE studies DROP COLUMN body_part_check_json")
+    db.execute("ALTER TABLE studies DROP COLUMN warnings_json")
+    db.execute("PRAGMA user_version = 2")
+    store.close()
+
+    store = SQLiteRecordStore.open(root)
+    assert store.schema_version == 3
+    study = store.get_study(old.key)
+    assert study.report_id == old.report_id and study.body_part_check is None and study.warnings == ()
+    later = store.save_study(make_draft(*_png(tmp_path, 1), warnings=(CHEST_ON_KNEE,)))
+    assert store.get_study(later.key).warnings == (CHEST_ON_KNEE,)
+    store.close()
 
 
 def test_update_in_place_keeps_report_id_and_replaces_predictions(store: SQLiteRecordStore, tmp_path: Path) -> None:
@@ -173,7 +211,8 @@ def test_delete_study_and_patient_cascade(store: SQLiteRecordStore, tmp_path: Pa
 def test_csv_export(store: SQLiteRecordStore, tmp_path: Path) -> None:
     one = store.save_study(make_draft(*_png(tmp_path, 1)))
     two = store.save_study(make_draft(*_png(tmp_path, 2), patient=PatientDetails(name="=HYPERLINK(\"x\")"),
-                                      predictions=(chest_prediction(p_positive=0.2),), impression="Clear lungs."))
+                                      predictions=(chest_prediction(p_positive=0.2),), impression="Clear lungs.",
+                                      warnings=(CHEST_ON_KNEE,)))
     target = tmp_path / "studies.csv"
     assert export_studies_csv(store, target) == 2
     raw = target.read_bytes()
@@ -188,6 +227,7 @@ def test_csv_export(store: SQLiteRecordStore, tmp_path: Path) -> None:
     assert first["tiny_knee label"] == "2" and float(first["tiny_knee probability"]) == pytest.approx(0.5)
     assert second["tiny_knee label"] == "" and second["tiny_chest label"] == "NORMAL"
     assert float(second["tiny_chest probability"]) == pytest.approx(0.8)
+    assert first["warnings"] == "" and second["warnings"] == CHEST_ON_KNEE
     assert second["patient_name"].startswith("'=")  # never a live formula
     assert datetime.fromisoformat(first["study_saved_at"]) == one.created_at
 
@@ -209,12 +249,12 @@ def test_version_1_database_upgrades(tmp_path: Path) -> None:
     db.close()
 
     store = SQLiteRecordStore.open(root)
-    assert store.schema_version == 2
+    assert store.schema_version == len(MIGRATIONS)
     assert [s.report_id for s in store.search_studies(StudyQuery(text="иван"))] == ["XR-20230101-ABCDEF"]
     indexes = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"patients_search_key", "studies_created_at", "predictions_label"} <= indexes
     store.close()
-    assert SQLiteRecordStore.open(root).schema_version == 2  # reopening does not migrate twice
+    assert SQLiteRecordStore.open(root).schema_version == len(MIGRATIONS)  # reopening does not migrate twice
 
 
 def test_newer_database_is_refused(tmp_path: Path) -> None:

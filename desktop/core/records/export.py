@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 CSV_BASE_COLUMNS = (
     "report_id", "study_saved_at", "patient_name", "patient_id", "date_of_birth", "sex",
-    "study_type", "original_file", "modality", "study_date", "impression", "doctor",
+    "study_type", "original_file", "modality", "study_date", "impression", "doctor", "warnings",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -46,7 +46,7 @@ def study_rows(studies: list[StudyRecord]) -> tuple[list[str], list[list[str]]]:
         d = study.patient.details
         row = [study.report_id, study.created_at.isoformat(), d.name, d.patient_id, d.date_of_birth, d.sex,
                study.body_part, study.original_file_name, study.acquisition.modality, study.acquisition.study_date,
-               study.impression, study.doctor_name]
+               study.impression, study.doctor_name, " ".join(study.warnings)]
         by_model = {p.model_id: p for p in study.predictions}
         for model_id in model_ids:
             p = by_model.get(model_id)

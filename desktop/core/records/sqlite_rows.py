@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from desktop.core.body_part import BodyPartCheck
 from desktop.core.prediction import DerivedPrediction
 from desktop.core.records.values import (
     Acquisition,
@@ -75,4 +76,11 @@ def study_from_row(row: sqlite3.Row, *, predictions: tuple[StoredPrediction, ...
                                 manufacturer=row["manufacturer"], pixel_spacing_mm=spacing if spacing[0] is not None else None),
         predictions=predictions, patient_form=from_json(row["patient_form_json"]), risk=from_json(row["risk_json"]),
         notes=row["notes"], impression=row["impression"], doctor_name=row["doctor_name"], report_id=row["report_id"],
+        body_part_check=_check_from_json(row["body_part_check_json"]),
+        warnings=tuple(str(w) for w in from_json(row["warnings_json"]) or ()),
     )
+
+
+def _check_from_json(text: str | None) -> BodyPartCheck | None:
+    data = from_json(text)
+    return BodyPartCheck.from_dict(data) if data else None

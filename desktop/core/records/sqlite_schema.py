@@ -69,6 +69,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX studies_created_at ON studies(created_at)",
         "CREATE INDEX predictions_label ON predictions(label COLLATE NOCASE)",
     ),
+    (  # 3: what the body-part guard said, and its warning, so a reopened study or a reprinted
+       #    report never hides that the models did not fit the image. Older studies: none.
+        "ALTER TABLE studies ADD COLUMN body_part_check_json TEXT",
+        "ALTER TABLE studies ADD COLUMN warnings_json TEXT NOT NULL DEFAULT '[]'",
+    ),
 )
 
 

@@ -185,6 +185,8 @@ class SQLiteRecordStore:
             "pixel_spacing_row_mm": spacing[0], "pixel_spacing_col_mm": spacing[1],
             "patient_form_json": to_json(draft.patient_form), "risk_json": to_json(draft.risk),
             "notes": draft.notes, "impression": draft.impression, "doctor_name": draft.doctor_name,
+            "body_part_check_json": to_json(draft.body_part_check.to_dict()) if draft.body_part_check else None,
+            "warnings_json": to_json(list(draft.warnings)),
         }
         if draft.study_key is not None:
             assignments = ", ".join(f"{name} = :{name}" for name in fields)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from desktop.core.body_part import BodyPartCheck
 from desktop.core.model_card import ModelCard
 from desktop.core.prediction import DerivedPrediction, Prediction
 
@@ -228,6 +229,8 @@ class StudyDraft:
     doctor_name: str = ""
     study_key: int | None = None
     patient_key: int | None = None  # attach to this stored patient (reopened study)
+    body_part_check: BodyPartCheck | None = None  # the guard's answer, when a guard ran
+    warnings: tuple[str, ...] = ()  # study-level warnings (models vs. body part)
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,8 @@ class StudyRecord:
     impression: str
     doctor_name: str
     report_id: str
+    body_part_check: BodyPartCheck | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class ReportContent:
     patient_rows: tuple[tuple[str, str], ...]
     study_rows: tuple[tuple[str, str], ...]
     findings: tuple[FindingRow, ...]
+    warnings: tuple[str, ...]  # the models may not fit this image: printed above the findings
     heatmap_caption: str
     risk: tuple[str, ...]  # empty when the patient form was not assessed
     notes: str
@@ -182,6 +183,8 @@ def report_content(study: StudyRecord, *, clinic: ClinicSettings, generated_at: 
                                        ("Body part (DICOM)", acq.body_part), ("Equipment", acq.manufacturer)) if v]
     if acq.pixel_spacing_mm:
         study_rows.append(("Pixel spacing", f"{acq.pixel_spacing_mm[0]:.3f} \u00d7 {acq.pixel_spacing_mm[1]:.3f} mm"))
+    if study.body_part_check is not None:
+        study_rows.append(("Image check", study.body_part_check.verdict()))
     explained = next((p for p in study.predictions if p.heatmap is not None), None)
     caption = (f"Heat map ({explained.heatmap_method.upper()}, {explained.model_name}): red marks the regions that "
                f"drove \u201c{_readable(explained.heatmap_label or explained.label, explained.card)}\u201d most."
@@ -198,6 +201,7 @@ def report_content(study: StudyRecord, *, clinic: ClinicSettings, generated_at: 
         patient_rows=patient_rows,
         study_rows=tuple(study_rows),
         findings=tuple(row for p in study.predictions for row in _finding_rows(p)),
+        warnings=tuple(study.warnings),
         heatmap_caption=caption,
         risk=risk_lines(study.risk),
         notes=study.notes.strip(),

@@ -83,6 +83,15 @@ def _findings(content: ReportContent) -> str:
             f'style="border-collapse: collapse;"><tr>{head}</tr>{"".join(body)}</table>')
 
 
+def _warnings(content: ReportContent) -> str:
+    """The body-part warnings, boxed like the disclaimer: a reader must see them before the table."""
+    if not content.warnings:
+        return ""
+    lines = "<br/>".join(f"Warning: {_e(w)}" for w in content.warnings)
+    return (f'<table width="100%" cellpadding="5" cellspacing="0" style="margin-bottom: 4pt;"><tr>'
+            f'<td class="warning">{lines}</td></tr></table>')
+
+
 def _pictures(content: ReportContent, images: ReportImages, width_px: int) -> str:
     side = f'<img src="report://overlay" width="{width_px}"/>' if images.overlay is not None else ""
     caption = _e(content.heatmap_caption)
@@ -137,7 +146,7 @@ def build_document(content: ReportContent, images: ReportImages, *, device: QPai
         "<h2>Patient</h2>", _rows(content.patient_rows),
         "<h2>Study</h2>", _rows(content.study_rows),
         _pictures(content, images, picture_px),
-        "<h2>Findings</h2>", _findings(content),
+        "<h2>Findings</h2>", _warnings(content), _findings(content),
         # Right under the findings, on the first page: the reader must not miss it.
         (f'<table width="100%" cellpadding="5" cellspacing="0" style="margin-top: 5pt;"><tr>'
          f'<td class="disclaimer">{_e(content.disclaimer)}</td></tr></table>'),
