@@ -1,4 +1,11 @@
-"""``python -m desktop evaluate``: score a model on a folder with one sub-folder per label."""
+"""``python -m desktop evaluate``: score a model on a folder with one sub-folder per label.
+
+Files go through the same steps as in the app. A knee-joint model (card ``region``) reads each
+knee joint the locator finds, and the joints' answers become one answer per film by the card's
+``film_aggregation`` (see :mod:`desktop.core.film_aggregation`): a bilateral film counts as
+osteoarthritis when either knee is. A film on which no joint is found is not scored; it is
+counted in ``n_no_joint`` and named on stderr.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +19,13 @@ import numpy as np
 
 from desktop.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error
 from desktop.core import metrics
+from desktop.core.film_aggregation import film_answer
 from desktop.core.imaging import ImageLoadError, load_image
+from desktop.core.joint_regions import NO_JOINT_NOTICE, NO_LOCATOR_WARNING
 from desktop.core.model_card import CardError, DerivedOutput, ModelCard
 from desktop.core.prediction import Prediction
-from desktop.inference.predictor import PredictionError, predict_image
+from desktop.inference.predictor import PredictionError
+from desktop.inference.regional import ModelRun, run_image_models, usable_locator
 from desktop.inference.registry import LoadedModel, ModelRegistry
 
 __all__ = ["evaluate"]
@@ -68,6 +78,14 @@ def _auc(card: ModelCard, derived: DerivedOutput | None, y_true: np.ndarray, pro
     return float("nan")
 
 
+def _film_row(
+    run: ModelRun, card: ModelCard, labels: Sequence[str], derived: DerivedOutput | None
+) -> tuple[int, list[float]]:
+    """One (label index, row) per file; several joints are combined by the card's rule."""
+    joint_rows = [_score_row(p, labels, derived) for p in run.predictions]
+    return joint_rows[0] if len(joint_rows) == 1 else film_answer(joint_rows, card=card, derived=derived)
+
+
 def _number(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
@@ -89,29 +107,44 @@ def evaluate(args: argparse.Namespace, registry: ModelRegistry) -> int:
         error(str(exc))
         return EXIT_USAGE
 
+    regional = card.region is not None
+    locator = usable_locator(registry) if regional else None
+    if regional and locator is None:
+        print(f"warning: {NO_LOCATOR_WARNING}", file=sys.stderr)
     y_true: list[int] = []
     y_pred: list[int] = []
     rows: list[list[float]] = []
     per_file: list[dict] = []
-    skipped = 0
+    skipped = no_joint = 0
     for count, (file, truth) in enumerate(samples, start=1):
         try:
-            prediction = predict_image(model, load_image(file).pixels, with_heatmap=False)
+            run = run_image_models([model], load_image(file).pixels, locator=locator, with_heatmap=False)
         except (ImageLoadError, PredictionError) as exc:
             skipped += 1
             print(f"warning: skipped {file}: {exc}", file=sys.stderr)
-        else:
-            predicted, row = _score_row(prediction, labels, derived)
+            run = None
+        if run is not None and run.joints == ():
+            no_joint += 1
+            print(f"warning: no knee joint found in {file}", file=sys.stderr)
+        elif run is not None:
+            for warning in run.warnings:
+                if warning not in (NO_LOCATOR_WARNING, NO_JOINT_NOTICE):  # said once above / counted
+                    print(f"warning: {file}: {warning}", file=sys.stderr)
+            predicted, row = _film_row(run, card, labels, derived)
             y_true.append(truth)
             y_pred.append(predicted)
             rows.append(row)
             if args.batch_report:
-                per_file.append({"file": str(file), "true": labels[truth], "predicted": labels[predicted],
-                                 "probabilities": dict(zip(labels, row))})
+                entry = {"file": str(file), "true": labels[truth], "predicted": labels[predicted],
+                         "probabilities": dict(zip(labels, row))}
+                if regional:
+                    entry["joints"] = [p.region_side for p in run.predictions if p.region_side is not None]
+                per_file.append(entry)
         if count % PROGRESS_EVERY == 0:
             print(f"progress: {count}/{len(samples)} files", file=sys.stderr, flush=True)
     if not y_true:
-        error(f"no readable images under {args.data} ({skipped} skipped)")
+        unscored = f", {no_joint} without a knee joint" if regional else ""
+        error(f"no readable images under {args.data} ({skipped} skipped{unscored})")
         return EXIT_FAILURE
 
     truth_arr, pred_arr, probs = np.asarray(y_true), np.asarray(y_pred), np.asarray(rows)
@@ -139,6 +172,10 @@ def evaluate(args: argparse.Namespace, registry: ModelRegistry) -> int:
         "confusion_matrix": {"labels": list(labels), "matrix": matrix.tolist()},
         "per_class_recall": recall,
     }
+    if regional:
+        report["n_no_joint"] = no_joint
+        report["film_aggregation"] = card.film_aggregation
+        report["joint_locator"] = locator.id if locator is not None else None
     if args.batch_report:
         report["files"] = per_file
     print(json.dumps(report, indent=2))

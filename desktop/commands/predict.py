@@ -6,6 +6,10 @@ model at all (an empty ``predictions`` list, the warning, exit code 0: the file 
 answered, the answer is "nothing here applies"). With ``--model`` or ``--study`` the chosen
 models always run and the guard only adds warnings. An unsure or missing guard changes
 nothing: every image model runs, as before the guard existed.
+
+Knee models whose card names the ``knee_joint`` region read each knee joint the locator finds:
+one prediction per joint, with its ``region`` box (top, left, height, width in image pixels)
+and ``region_side``; the joints themselves are listed under ``knee_joints``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from desktop.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error
 from desktop.core.body_part import GuardedAnalysis
 from desktop.core.imaging import ImageLoadError, XRayImage
+from desktop.core.joint_regions import joint_heading
 from desktop.core.prediction import Prediction
 from desktop.inference.analysis import AnalysisService
 from desktop.inference.predictor import PredictionError
@@ -28,7 +33,9 @@ PREDICT_EPILOG = (
     "Body-part guard: when the body_part model is installed it runs first on each file. Without "
     "--model/--study it picks the study type; a file it is confident is not an X-ray runs no "
     "model (empty predictions, a warning, exit code 0). With --model/--study the chosen models "
-    "always run and the guard only warns. JSON lines carry body_part_check and warnings."
+    "always run and the guard only warns. JSON lines carry body_part_check and warnings. "
+    "Knee-joint models run once per knee joint found (region, region_side; knee_joints lists "
+    "the joints); with no joint found they do not run and a warning says so."
 )
 
 
@@ -46,6 +53,8 @@ def prediction_json(prediction: Prediction) -> dict[str, Any]:
         "calibrated": prediction.calibrated,
         "warnings": list(prediction.warnings),
         "timing_ms": {k: round(v, 3) for k, v in prediction.timings_ms.items()},
+        "region": list(prediction.region) if prediction.region is not None else None,
+        "region_side": prediction.region_side,
     }
 
 
@@ -58,6 +67,7 @@ def guarded_json(result: GuardedAnalysis) -> dict[str, Any]:
         "body_part_check": {**check.to_dict(), "verdict": check.verdict()} if check is not None else None,
         "predictions": [prediction_json(p) for p in result.predictions],
         "warnings": list(result.warnings),
+        "knee_joints": [joint.to_dict() for joint in result.joints or ()],
     }
 
 
@@ -67,8 +77,11 @@ def _print_table(file: str, image: XRayImage, result: GuardedAnalysis) -> None:
         print(f"  {result.check.verdict()}")
     for warning in result.warnings:
         print(f"  WARNING: {warning}")
+    for joint in result.joints or ():
+        top, left, height, width = joint.box
+        print(f"  {joint_heading(joint.side)}: box top {top}, left {left}, {width} x {height} px (score {joint.score:.2f})")
     if not result.predictions:
-        if result.skipped:
+        if result.skipped or result.joints == ():  # the warning above says why
             print("  no model was run")
         elif result.body_part is not None:
             print(f"  no models installed for {result.body_part} studies")
@@ -78,7 +91,8 @@ def _print_table(file: str, image: XRayImage, result: GuardedAnalysis) -> None:
         probs = "  ".join(f"{label} {prob:.3f}" for label, prob in zip(p.labels, p.probabilities))
         threshold = f"  (threshold {p.threshold:.2f})" if p.threshold is not None else ""
         calibrated = "" if p.calibrated else "  [uncalibrated]"
-        print(f"  {p.model_id:<24} {p.model_version:<8} {p.label:<16} {probs}{threshold}{calibrated}")
+        where = f"  [{joint_heading(p.region_side)}]" if p.region_side else ""
+        print(f"  {p.model_id:<24} {p.model_version:<8} {p.label:<16} {probs}{threshold}{calibrated}{where}")
         for d in p.derived:
             print(f"      {d.name}: {d.label} ({d.probability:.3f}, threshold {d.threshold:.2f})")
         for warning in p.warnings:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from desktop.core.joint_regions import JointRegion
 from desktop.core.model_card import BODY_PARTS
 from desktop.core.prediction import Prediction
 
@@ -122,7 +123,9 @@ class GuardedAnalysis:
 
     ``body_part`` is the study type the models ran for (None: the caller's explicit models or
     every image model); ``chosen_by_guard`` says the guard picked it. ``skipped`` is True when
-    no model ran because the guard is confident the image is not an X-ray.
+    no model ran because the guard is confident the image is not an X-ray. ``joints`` are the
+    knee joints the locator found for the knee models (``()``: it looked and found none);
+    None when nobody looked (no knee model ran, or no locator is installed).
     """
 
     predictions: tuple[Prediction, ...]
@@ -131,6 +134,7 @@ class GuardedAnalysis:
     chosen_by_guard: bool = False
     skipped: bool = False
     warnings: tuple[str, ...] = ()
+    joints: tuple[JointRegion, ...] | None = None
 
 
 def preselected_study_type(check: BodyPartCheck | None) -> str | None:

@@ -15,9 +15,11 @@ from typing import Any
 __all__ = [
     "BODY_PARTS",
     "CardError",
+    "FILM_AGGREGATIONS",
     "DerivedOutput",
     "HeatmapSpec",
     "ModelCard",
+    "REGIONS",
     "ROLES",
     "Preprocessing",
     "load_card",
@@ -31,6 +33,14 @@ RESIZE_MODES = ("squash", "pad")
 # image shows before any diagnosis model runs. "joint_locator": finds knee joints so the knee
 # models see the crop they were trained on. Helper models read any image ("any" body part).
 ROLES = ("diagnosis", "body_part", "joint_locator")
+# What part of the image a diagnosis model must read. "knee_joint": one located knee joint,
+# cropped the way the training crops were framed; the app finds the joints first.
+REGIONS = ("knee_joint",)
+# How the per-joint answers of a regional model become one answer for a whole film (evaluate).
+# "worst_joint": the joint with the highest positive probability (or expected grade) speaks
+# for the film, so a bilateral film is positive when either knee is. "mean": the average over
+# joints, for a condition of the whole skeleton (osteoporosis) rather than of one joint.
+FILM_AGGREGATIONS = ("worst_joint", "mean")
 
 
 class CardError(ValueError):
@@ -105,6 +115,8 @@ class ModelCard:
     intended_use: str = ""
     limitations: tuple[str, ...] = ()
     role: str = "diagnosis"
+    region: str | None = None  # one of REGIONS; None: the model reads the whole image
+    film_aggregation: str | None = None  # one of FILM_AGGREGATIONS; set exactly when region is
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -176,6 +188,27 @@ def _parse_heatmap(data: dict[str, Any] | None, n_labels: int) -> HeatmapSpec:
     raise CardError(f"heatmap.method {method!r} is not one of cam, occlusion, none")
 
 
+def _parse_region(data: dict[str, Any], where: str, *, role: str, task: str) -> tuple[str | None, str | None]:
+    """``region`` and ``film_aggregation``; a regional model defaults to "worst_joint"."""
+    region = data.get("region")
+    aggregation = data.get("film_aggregation")
+    if region is None:
+        if aggregation is not None:
+            raise CardError(f"{where}: film_aggregation applies only to a model with a region")
+        return None, None
+    if region not in REGIONS:
+        raise CardError(f"{where}: region must be one of {REGIONS}, got {region!r}")
+    if role != "diagnosis" or task == "tabular":
+        raise CardError(f"{where}: only a diagnosis model that reads images can have a region")
+    if region == "knee_joint" and data.get("body_part") != "knee":
+        raise CardError(f"{where}: region 'knee_joint' needs body_part 'knee'")
+    # Worst joint by default: missing the diseased knee of a bilateral film is the costly error.
+    aggregation = "worst_joint" if aggregation is None else aggregation
+    if aggregation not in FILM_AGGREGATIONS:
+        raise CardError(f"{where}: film_aggregation must be one of {FILM_AGGREGATIONS}, got {aggregation!r}")
+    return str(region), str(aggregation)
+
+
 def parse_card(data: dict[str, Any]) -> ModelCard:
     """Validate a card dictionary; raise :class:`CardError` with the first problem found."""
     where = f"model card {data.get('id', '?')!r}"
@@ -221,6 +254,7 @@ def parse_card(data: dict[str, Any]) -> ModelCard:
         unknown = set(item.positive_classes) - set(labels)
         if unknown:
             raise CardError(f"{where}: derived output {item.id!r} names unknown classes {sorted(unknown)}")
+    region, film_aggregation = _parse_region(data, where, role=role, task=task)
     sha = str(_require(data, "sha256", where)).lower()
     if len(sha) != 64:
         raise CardError(f"{where}: sha256 must be 64 hex digits")
@@ -248,6 +282,8 @@ def parse_card(data: dict[str, Any]) -> ModelCard:
         intended_use=str(data.get("intended_use", "")),
         limitations=tuple(str(v) for v in data.get("limitations", [])),
         role=role,
+        region=region,
+        film_aggregation=film_aggregation,
         raw=data,
     )
 

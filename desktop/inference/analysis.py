@@ -2,7 +2,8 @@
 
 Qt-free on purpose: the GUI calls it from a worker thread, the CLI calls it directly, and both
 therefore apply the same model selection rules, including what the body-part guard decides
-(see :mod:`desktop.core.body_part`).
+(see :mod:`desktop.core.body_part`) and where the knee joints are (see
+:mod:`desktop.inference.regional`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from desktop.core.body_part import (
 from desktop.core.imaging import XRayImage, load_image
 from desktop.core.prediction import Prediction
 from desktop.inference.predictor import PredictionError, predict_image
+from desktop.inference.regional import ModelRun, run_image_models, usable_locator
 from desktop.inference.registry import LoadedModel, ModelRegistry
 
 __all__ = ["AnalysisService"]
@@ -50,11 +52,12 @@ def _usable_guard(registry: ModelRegistry) -> LoadedModel | None:
 
 
 class AnalysisService:
-    """Decodes images, asks the body-part guard, and runs the registry's image models."""
+    """Decodes images, asks the body-part guard, finds knee joints and runs the image models."""
 
     def __init__(self, registry: ModelRegistry) -> None:
         self._registry = registry
         self._guard = _usable_guard(registry)
+        self._locator = usable_locator(registry)
 
     @property
     def registry(self) -> ModelRegistry:
@@ -64,6 +67,11 @@ class AnalysisService:
     def has_guard(self) -> bool:
         """True when a body-part guard model is installed and usable."""
         return self._guard is not None
+
+    @property
+    def has_joint_locator(self) -> bool:
+        """True when a knee joint locator is installed, so knee models read each joint."""
+        return self._locator is not None
 
     def load(self, path: str | Path) -> XRayImage:
         """Decode an X-ray file; raises ``ImageLoadError`` with a user-facing sentence."""
@@ -110,9 +118,13 @@ class AnalysisService:
     ) -> tuple[Prediction, ...]:
         """Run the selected image models (see :meth:`select`) on one decoded image; no guard."""
         models = self.select(body_part=body_part, model_ids=model_ids)
+        return self.run_models(models, image, with_heatmap=with_heatmap).predictions
+
+    def run_models(self, models: Sequence[LoadedModel], image: XRayImage, *, with_heatmap: bool = True) -> ModelRun:
+        """``models`` on one image, knee-joint models per located joint (see :mod:`~desktop.inference.regional`)."""
         if not models:
-            log.info("no image models for body part %s", body_part)
-        return tuple(predict_image(model, image.pixels, with_heatmap=with_heatmap) for model in models)
+            log.info("no image models to run on %s", image.source_path)
+        return run_image_models(models, image.pixels, locator=self._locator, with_heatmap=with_heatmap)
 
     def check_body_part(self, image: XRayImage) -> BodyPartCheck | None:
         """What the guard says the image shows; None without a usable guard.
@@ -164,11 +176,15 @@ class AnalysisService:
                 )
             else:
                 body_part = default_body_part
-        predictions = self.analyse(image, body_part=body_part, model_ids=model_ids, with_heatmap=with_heatmap)
+        models = self.select(body_part=body_part, model_ids=model_ids)
+        run = self.run_models(models, image, with_heatmap=with_heatmap)
+        # From the models, not their answers: knee models that found no joint still ran "for" it.
+        guard_warnings = body_part_warnings(check, [m.card.body_part for m in models])
         return GuardedAnalysis(
-            predictions=predictions,
+            predictions=run.predictions,
             check=check,
             body_part=body_part,
             chosen_by_guard=chosen_by_guard,
-            warnings=body_part_warnings(check, [p.body_part for p in predictions]),
+            warnings=guard_warnings + run.warnings,
+            joints=run.joints,
         )

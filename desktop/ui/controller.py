@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from PySide6.QtCore import QObject, Signal
 
 from desktop.core.imaging import ImageLoadError
+from desktop.core.joint_regions import NO_JOINT_NOTICE, side_label
 from desktop.ui.analysis_outcome import AnalysisOutcome
 from desktop.ui.formatting import percent, study_type_name
 
@@ -280,6 +281,7 @@ class StudyController(QObject):
             check=result.check if result is not None else None,
             warnings=result.warnings if result is not None else (),
             skipped=result.skipped if result is not None else False,
+            joints=result.joints if result is not None else None,
         )
         self._outcome = outcome
         self._emit_busy()
@@ -287,8 +289,14 @@ class StudyController(QObject):
         if outcome.skipped:
             self.message.emit("No model was run: the image does not look like an X-ray.")
         elif outcome.pairs:
-            summary = "; ".join(f"{p.model_name}: {p.label} ({percent(max(p.probabilities))})" for p in outcome.predictions)
+            summary = "; ".join(
+                f"{p.model_name}{f' ({side_label(p.region_side)})' if p.region_side else ''}: "
+                f"{p.label} ({percent(max(p.probabilities))})"
+                for p in outcome.predictions
+            )
             self.message.emit(f"Analysed in {outcome.elapsed_ms:.0f} ms \u2014 {summary}")
+        elif outcome.no_joint_found:
+            self.message.emit(NO_JOINT_NOTICE)
         else:
             self.message.emit(f"No models for {study_type_name(part)} studies.")
 

@@ -1,12 +1,15 @@
-"""The radiograph viewer: zoom, pan, window/level, invert, rotate and the heat-map overlay.
+"""The radiograph viewer: zoom, pan, window/level, invert, rotate, heat map and knee joint boxes.
 
 Mouse: wheel zooms about the cursor, left or middle drag pans, right drag sets window/level
 (horizontal = window width / contrast, vertical = level / brightness), double-click fits.
-The heat map (:mod:`desktop.ui.heatmap_overlay`) is a child item of the image item, so it
-follows every zoom, pan and rotation without being recomputed.
+The heat map (:mod:`desktop.ui.heatmap_overlay`) and the joint boxes (:mod:`desktop.ui.joint_boxes`)
+are child items of the image item, so they follow every zoom, pan and rotation without being
+recomputed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -14,7 +17,9 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPixmap, QResiz
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
 from desktop.ui.display_mapping import DEFAULT_WINDOW, WindowLevel, apply_lut, display_lut, quantise
+from desktop.core.joint_regions import JointRegion
 from desktop.ui.heatmap_overlay import HeatmapOverlay
+from desktop.ui.joint_boxes import JointBoxes
 from desktop.ui.pixel_probe import PixelProbe, probe_pixel
 from desktop.ui.qimages import grey_to_qimage
 
@@ -47,6 +52,7 @@ class ImageView(QGraphicsView):
         self._image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.scene().addItem(self._image_item)
         self._overlay = HeatmapOverlay(self._image_item)
+        self._joint_boxes = JointBoxes(self._image_item)
 
         self._pixels: np.ndarray | None = None
         self._indices: np.ndarray | None = None
@@ -89,6 +95,7 @@ class ImageView(QGraphicsView):
         self._indices = quantise(pixels)
         self._spacing = pixel_spacing_mm
         self.set_heatmap(None)
+        self.set_joints(())
         self.reset_view()
 
     def displayed_image(self) -> QImage | None:
@@ -211,17 +218,32 @@ class ImageView(QGraphicsView):
         """The heat map currently overlaid (as given, before colouring)."""
         return self._overlay.heatmap
 
-    def set_heatmap(self, heatmap: np.ndarray | None) -> None:
-        """Overlay a heat map in [0, 1] (any resolution) stretched over the whole image."""
+    def set_heatmap(self, heatmap: np.ndarray | None, *, region: tuple[int, int, int, int] | None = None) -> None:
+        """Overlay a heat map in [0, 1] (any resolution) stretched over the whole image, or over
+        ``region`` (top, left, height, width in image pixels) for a model that read one joint."""
         if self._pixels is None:
             heatmap = None
-        self._overlay.set_heatmap(heatmap, image_shape=self._pixels.shape if self._pixels is not None else (1, 1))
+        shape = self._pixels.shape if self._pixels is not None else (1, 1)
+        self._overlay.set_heatmap(heatmap, image_shape=shape, region=region)
 
     def set_heatmap_visible(self, visible: bool) -> None:
         self._overlay.set_visible(visible)
 
     def set_heatmap_opacity(self, opacity: float) -> None:
         self._overlay.set_opacity(opacity)
+
+    # ---------------------------------------------------------- joint boxes
+    @property
+    def joint_boxes(self) -> JointBoxes:
+        return self._joint_boxes
+
+    def set_joints(self, joints: Sequence[JointRegion]) -> None:
+        """Outline the located knee joints (boxes in image pixels); empty removes them."""
+        self._joint_boxes.set_joints(joints if self._pixels is not None else ())
+
+    def highlight_joint(self, side: str | None) -> None:
+        """Mark the joint whose result is selected (None: no joint)."""
+        self._joint_boxes.highlight(side)
 
     # ------------------------------------------------------------- mouse
     def wheelEvent(self, event: QWheelEvent) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
 
 from desktop import APP_NAME
 from desktop.core.imaging import SUPPORTED_SUFFIXES
+from desktop.core.joint_regions import NO_JOINT_NOTICE
 from desktop.ui.about import show_about
 from desktop.ui.actions import build_actions
 from desktop.ui.clinic_settings import load_clinic_settings, save_clinic_settings
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
         self.panel.heatmap_opacity_changed.connect(view.set_heatmap_opacity)
         view.set_heatmap_opacity(self.panel.heatmap_opacity)
         self.panel.heatmap_model_changed.connect(self._show_heatmap)
+        self.panel.results.result_selected.connect(self.panel.select_heatmap_source)
         view.zoom_changed.connect(self.status.set_zoom)
         view.probe_changed.connect(self.status.set_probe)
         view.window_level_changed.connect(self.status.set_window_level)
@@ -231,14 +233,17 @@ class MainWindow(QMainWindow):
         self.panel.show_body_part_check("")  # recomputed for the new run
         self.panel.set_heatmap_sources([])
         self.view.set_heatmap(None)
+        self.view.set_joints(())
 
     def _analysis_finished(self, outcome: AnalysisOutcome) -> None:
         self.panel.clear_error()
-        empty = _NOT_XRAY_EMPTY_TEXT if outcome.skipped else None
+        empty = _NOT_XRAY_EMPTY_TEXT if outcome.skipped else NO_JOINT_NOTICE if outcome.no_joint_found else None
         self.panel.results.show_results(
             outcome.pairs, body_part=outcome.body_part, unavailable=outcome.unavailable, empty_text=empty
         )
+        # The no-joint notice rides with the guard's warnings: the same amber banner.
         self.panel.show_body_part_check(outcome.check.verdict() if outcome.check else "", outcome.warnings)
+        self.view.set_joints(outcome.joints or ())
         sources = outcome.heatmap_sources()
         self.panel.set_heatmap_sources(sources)
         self._show_heatmap(sources[0][0] if sources else None)
@@ -247,9 +252,18 @@ class MainWindow(QMainWindow):
         self.panel.results.show_placeholder("No results: the analysis did not complete.")
         self.show_error(text)
 
-    def _show_heatmap(self, model_id: str | None) -> None:
+    def _show_heatmap(self, key: str | None) -> None:
+        """The heat map of one result (a model id, or "model@side" for one knee joint)."""
         outcome = self.controller.outcome
-        self.view.set_heatmap(outcome.heatmap_for(model_id) if outcome is not None else None)
+        prediction = outcome.heatmap_prediction(key) if outcome is not None and key is not None else None
+        if prediction is None:
+            self.view.set_heatmap(None)
+            self.view.highlight_joint(None)
+            self.panel.results.set_selected_key(None)
+            return
+        self.view.set_heatmap(prediction.heatmap, region=prediction.region)
+        self.view.highlight_joint(prediction.region_side)
+        self.panel.results.set_selected_key(prediction.result_key)
 
     def _busy_changed(self, busy: bool, text: str) -> None:
         self.panel.set_busy(busy, text)

@@ -185,6 +185,7 @@ class RecordsController(QObject):
             patient_key=self.record.patient.key if self.record is not None else None,
             body_part_check=outcome.check if outcome is not None else None,
             warnings=outcome.warnings if outcome is not None else (),
+            knee_joints=outcome.joints if outcome is not None else None,
         )
         try:
             record = self.store.save_study(draft)
@@ -224,7 +225,8 @@ class RecordsController(QObject):
         image = replace(image, source_path=record.image_path.with_name(record.original_file_name))
         outcome = AnalysisOutcome(image=image, body_part=record.body_part,
                                   pairs=tuple(self._stored_pair(p) for p in record.predictions),
-                                  check=record.body_part_check, warnings=record.warnings)
+                                  check=record.body_part_check, warnings=record.warnings,
+                                  joints=record.knee_joints)
         self._restoring = True
         try:
             self._study.restore(image, outcome)

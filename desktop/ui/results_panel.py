@@ -1,7 +1,9 @@
 """What the models said: one card per prediction, plus errors and "nothing to show" states.
 
 The panel is a view: it receives (Prediction, ModelCard) pairs and plain strings from the
-main window's wiring and never calls a service.
+main window's wiring and never calls a service. Knee models answer once per knee joint; their
+cards are grouped under one heading per joint ("Knee on image left"), after the cards of the
+models that read the whole image. Clicking a card asks for its heat map.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QToolButton, QVBoxLayout, QWidget
 
+from desktop.core.joint_regions import joint_heading
 from desktop.ui.formatting import metric_lines, percent, study_type_name
 
 if TYPE_CHECKING:
@@ -24,6 +28,8 @@ __all__ = ["MessageBanner", "PredictionCard", "ResultsPanel"]
 _BAR_STEPS = 1000
 _CARD_STYLE = """
 QFrame#predictionCard { border: 1px solid palette(mid); border-radius: 6px; background: palette(base); }
+QFrame#predictionCard[selected="true"] { border: 2px solid #2f6fcc; }
+QLabel#jointHeading { font-weight: 600; margin-top: 4px; }
 QLabel#muted { color: palette(placeholder-text); }
 QLabel#predictedLabel { font-weight: 600; }
 QLabel#warning { color: #9a5b00; }
@@ -106,10 +112,16 @@ class MessageBanner(QFrame):
 class PredictionCard(QFrame):
     """One model's answer: label, every class probability, threshold, derived outputs, metrics."""
 
+    clicked = Signal(str)  # the prediction's result key
+
     def __init__(self, prediction: Prediction, card: ModelCard | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.prediction = prediction
         self.setObjectName("predictionCard")
+        self.setProperty("selected", False)
+        if prediction.heatmap is not None:
+            self.setCursor(Qt.CursorShape.PointingHandCursor)
+            self.setToolTip("Click to show this result's heat map.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
         layout.setSpacing(6)
@@ -160,9 +172,21 @@ class PredictionCard(QFrame):
         if card is not None and card.limitations:
             self.setToolTip("Known limits:\n\u2022 " + "\n\u2022 ".join(card.limitations))
 
+    def set_selected(self, selected: bool) -> None:
+        self.setProperty("selected", selected)
+        self.style().unpolish(self)  # a dynamic property only restyles after a re-polish
+        self.style().polish(self)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.prediction.heatmap is not None:
+            self.clicked.emit(self.prediction.result_key)
+        super().mousePressEvent(event)
+
 
 class ResultsPanel(QWidget):
     """A stack of :class:`PredictionCard` with a placeholder line and the unavailable models."""
+
+    result_selected = Signal(str)  # result key of the card the user clicked
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -179,6 +203,7 @@ class ResultsPanel(QWidget):
         self._unavailable.setVisible(False)
         layout.addWidget(self._unavailable)
         self._cards: list[PredictionCard] = []
+        self._headings: list[QLabel] = []
         self.show_placeholder("Open an X-ray to see what the models say.")
 
     # ------------------------------------------------------------------ state
@@ -188,6 +213,19 @@ class ResultsPanel(QWidget):
 
     def cards(self) -> list[PredictionCard]:
         return list(self._cards)
+
+    def groups(self) -> list[tuple[str, list[PredictionCard]]]:
+        """(heading, cards) as shown; heading "" for the models that read the whole image."""
+        grouped: dict[str, list[PredictionCard]] = {}
+        for card in self._cards:
+            side = card.prediction.region_side
+            grouped.setdefault(joint_heading(side) if side else "", []).append(card)
+        return list(grouped.items())
+
+    def set_selected_key(self, key: str | None) -> None:
+        """Mark the card whose heat map is on show."""
+        for card in self._cards:
+            card.set_selected(key is not None and card.prediction.result_key == key)
 
     def show_placeholder(self, text: str) -> None:
         self._clear_cards()
@@ -215,11 +253,26 @@ class ResultsPanel(QWidget):
             self._set_status(f"No models are installed for {kind}studies. Choose another study type or add a model.")
         else:
             self._set_status("")
-        for prediction, card in pairs:
-            widget = PredictionCard(prediction, card, self)
-            self._cards.append(widget)
-            self._cards_box.addWidget(widget)
+        whole = [pair for pair in pairs if pair[0].region_side is None]
+        by_joint: dict[str, list[tuple[Prediction, ModelCard | None]]] = {}
+        for pair in pairs:
+            if pair[0].region_side is not None:
+                by_joint.setdefault(pair[0].region_side, []).append(pair)
+        for prediction, card in whole:
+            self._add_card(prediction, card)
+        for side, joint_pairs in by_joint.items():
+            heading = _label(joint_heading(side), name="jointHeading", scale=1.1)
+            self._headings.append(heading)
+            self._cards_box.addWidget(heading)
+            for prediction, card in joint_pairs:
+                self._add_card(prediction, card)
         self.set_unavailable(unavailable)
+
+    def _add_card(self, prediction: Prediction, card: ModelCard | None) -> None:
+        widget = PredictionCard(prediction, card, self)
+        widget.clicked.connect(self.result_selected)
+        self._cards.append(widget)
+        self._cards_box.addWidget(widget)
 
     def set_unavailable(self, unavailable: Sequence[tuple[str, str]]) -> None:
         """Muted list of models that could not be loaded, with the reason for each."""
@@ -238,8 +291,9 @@ class ResultsPanel(QWidget):
         self._status.setVisible(bool(text))
 
     def _clear_cards(self) -> None:
-        for widget in self._cards:
+        for widget in [*self._cards, *self._headings]:
             self._cards_box.removeWidget(widget)
             widget.hide()  # deleteLater waits for the event loop; never show a stale card meanwhile
             widget.deleteLater()
         self._cards.clear()
+        self._headings.clear()

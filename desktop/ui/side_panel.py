@@ -42,7 +42,7 @@ class AnalysisPanel(QWidget):
     analyse_requested = Signal()
     heatmap_visible_changed = Signal(bool)
     heatmap_opacity_changed = Signal(float)  # 0..1
-    heatmap_model_changed = Signal(str)  # model id
+    heatmap_model_changed = Signal(str)  # result key: a model id, or "model@side" for one knee joint
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -243,6 +243,12 @@ class AnalysisPanel(QWidget):
         self.heatmap_note.setText(
             "Red marks the regions that drove the shown finding most." if sources else "No heat map for this image yet."
         )
+
+    def select_heatmap_source(self, key: str) -> None:
+        """Show the heat map of one result (a click on its card); unknown keys are ignored."""
+        index = self.heatmap_model.findData(key)
+        if index >= 0:
+            self.heatmap_model.setCurrentIndex(index)  # emits heatmap_model_changed when it changes
 
     @property
     def heatmap_model_id(self) -> str | None:

@@ -134,7 +134,7 @@ def test_overlay_aligned_toggle_opacity_and_colours(qtbot, tiny_registry, settin
     view, panel = parts.window.view, parts.window.panel
     heat = view.heatmap_item
     assert view.has_heatmap and heat.isVisible()
-    assert heat.parentItem() is view.image_item
+    assert heat.topLevelItem() is view.image_item  # inside the image's clipping frame
     image_rect = view.image_item.sceneBoundingRect()
     heat_rect = heat.sceneBoundingRect()
     for a, b in zip(heat_rect.getRect(), image_rect.getRect()):

@@ -132,7 +132,7 @@ def test_analysis_error_is_shown_not_raised(qtbot, tiny_registry, settings, tmp_
     def broken(*_args, **_kwargs):
         raise RuntimeError("onnxruntime ran out of memory")
 
-    monkeypatch.setattr(parts.service, "analyse", broken)
+    monkeypatch.setattr(parts.service, "run_models", broken)  # the step that runs the models
     parts.controller.analyse()
     panel = parts.window.panel
     assert "Analysis failed: onnxruntime ran out of memory." == panel.error_text

@@ -57,7 +57,8 @@ def test_predict_json_structure(models_dir: Path, images: dict[str, Path], capsy
     assert len(lines) == 2
     record = json.loads(lines[0])
     assert set(record) == {"file", "sha256", "image", "predictions", "timing_ms", "study_type", "study_type_from_guard",
-                           "body_part_check", "warnings"}
+                           "body_part_check", "warnings", "knee_joints"}
+    assert record["knee_joints"] == []  # no knee-joint model here: nobody looked for joints
     # No guard installed: nothing checked, nothing chosen, every image model runs as before.
     assert record["body_part_check"] is None and record["warnings"] == []
     assert record["study_type"] is None and record["study_type_from_guard"] is False
@@ -69,7 +70,8 @@ def test_predict_json_structure(models_dir: Path, images: dict[str, Path], capsy
     assert set(by_id) == {"tiny_chest", "tiny_knee"}  # all image models, never the tabular one
     chest = by_id["tiny_chest"]
     assert set(chest) == {"model_id", "model_version", "label", "probabilities", "threshold", "derived",
-                          "calibrated", "warnings", "timing_ms"}
+                          "calibrated", "warnings", "timing_ms", "region", "region_side"}
+    assert chest["region"] is None and chest["region_side"] is None  # read the whole image
     assert chest["label"] == "PNEUMONIA" and chest["threshold"] == 0.5 and chest["calibrated"] is False
     assert sum(chest["probabilities"].values()) == pytest.approx(1.0)
     assert set(chest["timing_ms"]) == {"preprocess", "inference", "heatmap", "total"}

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from desktop.core.body_part import BodyPartCheck
+from desktop.core.joint_regions import JointRegion
 from desktop.core.records import (
     PatientDetails,
     RecordError,
@@ -19,8 +20,9 @@ from desktop.core.records import (
     StudyQuery,
     export_studies_csv,
 )
+from desktop.core.records.export import study_rows
 from desktop.core.records.sqlite_store import DATABASE_NAME, MIGRATIONS
-from tests.fixtures.records import chest_prediction, make_draft, write_test_png
+from tests.fixtures.records import chest_prediction, knee_prediction, make_draft, write_test_png
 
 
 class Clock:
@@ -46,7 +48,7 @@ def _png(tmp_path: Path, seed: int = 0) -> tuple[Path, str]:
 
 def test_fresh_database_settings(store: SQLiteRecordStore) -> None:
     db = store._db
-    assert store.schema_version == len(MIGRATIONS) == 3
+    assert store.schema_version == len(MIGRATIONS) == 4
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -103,18 +105,76 @@ def test_version_2_database_upgrades_with_no_warnings(tmp_path: Path) -> None:
     store = SQLiteRecordStore.open(root)
     old = store.save_study(make_draft(*_png(tmp_path)))
     db = store._db
-    # Back to schema 2: what a database written by the previous release looks like.
+    # Back to schema 2: what a database written by an older release looks like.
+    _drop_schema_4(db)
     db.execute("ALTER TABLE studies DROP COLUMN body_part_check_json")
     db.execute("ALTER TABLE studies DROP COLUMN warnings_json")
     db.execute("PRAGMA user_version = 2")
     store.close()
 
     store = SQLiteRecordStore.open(root)
-    assert store.schema_version == 3
+    assert store.schema_version == 4
     study = store.get_study(old.key)
     assert study.report_id == old.report_id and study.body_part_check is None and study.warnings == ()
     later = store.save_study(make_draft(*_png(tmp_path, 1), warnings=(CHEST_ON_KNEE,)))
     assert store.get_study(later.key).warnings == (CHEST_ON_KNEE,)
+    store.close()
+
+
+def _drop_schema_4(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE predictions DROP COLUMN region_json")
+    db.execute("ALTER TABLE predictions DROP COLUMN region_side")
+    db.execute("ALTER TABLE studies DROP COLUMN knee_joints_json")
+
+
+LEFT = JointRegion(box=(40, -6, 120, 120), score=0.91, side="image_left")
+RIGHT = JointRegion(box=(44, 300, 118, 118), score=0.84, side="image_right")
+
+
+def test_knee_joints_and_regions_round_trip(store: SQLiteRecordStore, tmp_path: Path) -> None:
+    image, sha = _png(tmp_path)
+    left = replace(knee_prediction(), region=LEFT.box, region_side=LEFT.side)
+    right = replace(knee_prediction(), region=RIGHT.box, region_side=RIGHT.side, label="3")
+    saved = store.save_study(make_draft(image, sha, body_part="knee", predictions=(chest_prediction(), left, right),
+                                        knee_joints=(LEFT, RIGHT)))
+    again = store.get_study(saved.key)
+    assert again.knee_joints == (LEFT, RIGHT)
+    chest, left_again, right_again = again.predictions
+    assert chest.region is None and chest.region_side is None
+    assert left_again.region == (40, -6, 120, 120) and left_again.region_side == "image_left"  # past the edge is kept
+    assert right_again == right and right_again.to_prediction().region == RIGHT.box
+    assert right_again.to_prediction().region_side == "image_right"
+    # Searched and found nothing is not the same as never searched.
+    nothing = store.save_study(make_draft(*_png(tmp_path, 1), knee_joints=()))
+    assert store.get_study(nothing.key).knee_joints == ()
+    assert store.get_study(store.save_study(make_draft(*_png(tmp_path, 2))).key).knee_joints is None
+    [summary] = [s for s in store.search_studies(StudyQuery()) if s.key == saved.key]
+    assert "image left: 2 50%" in summary.findings and "image right: 3" in summary.findings
+    header, rows = study_rows([again])
+    assert header[-4:] == ["tiny_knee (image left) label", "tiny_knee (image left) probability",
+                           "tiny_knee (image right) label", "tiny_knee (image right) probability"]
+    assert rows[0][-4] == "2" and rows[0][-2] == "3"  # each knee in its own columns
+
+
+def test_version_3_database_upgrades_with_whole_image_predictions(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    store = SQLiteRecordStore.open(root)
+    old = store.save_study(make_draft(*_png(tmp_path), warnings=(CHEST_ON_KNEE,)))
+    db = store._db
+    # Back to schema 3: what a database written by the previous release looks like.
+    _drop_schema_4(db)
+    db.execute("PRAGMA user_version = 3")
+    store.close()
+
+    store = SQLiteRecordStore.open(root)
+    assert store.schema_version == 4
+    study = store.get_study(old.key)
+    assert study.report_id == old.report_id and study.warnings == (CHEST_ON_KNEE,)
+    assert study.knee_joints is None and all(p.region is None and p.region_side is None for p in study.predictions)
+    later = store.save_study(make_draft(*_png(tmp_path, 1), knee_joints=(LEFT,),
+                                        predictions=(replace(knee_prediction(), region=LEFT.box, region_side="single"),)))
+    again = store.get_study(later.key)
+    assert again.knee_joints == (LEFT,) and again.predictions[0].region_side == "single"
     store.close()
 
 

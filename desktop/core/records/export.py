@@ -1,4 +1,5 @@
-"""CSV export of studies: one row per study, one label + probability column pair per model.
+"""CSV export of studies: one row per study, one label + probability column pair per model
+(per model and knee joint for the knee models, which answer once per joint).
 
 Written for spreadsheets: UTF-8 with a byte-order mark (Excel otherwise reads Cyrillic or
 Arabic names as mojibake), and text cells that start like a formula are prefixed with an
@@ -12,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+from desktop.core.joint_regions import side_label
 from desktop.core.records.store import RecordStore
 from desktop.core.records.values import RecordError, StudyQuery, StudyRecord
 
@@ -31,23 +33,29 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def _column_name(model_id: str, side: str | None) -> str:
+    # A knee model answers once per joint: "knee_kl (image left)" and "knee_kl (image right)".
+    return f"{model_id} ({side_label(side)})" if side else model_id
+
+
 def study_rows(studies: list[StudyRecord]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows; model columns appear in the order models are first met."""
-    model_ids: list[str] = []
+    """Header and rows; model (and joint) columns appear in the order they are first met."""
+    model_ids: list[tuple[str, str | None]] = []
     for study in studies:
         for p in study.predictions:
-            if p.model_id not in model_ids:
-                model_ids.append(p.model_id)
+            if (p.model_id, p.region_side) not in model_ids:
+                model_ids.append((p.model_id, p.region_side))
     header = list(CSV_BASE_COLUMNS)
-    for model_id in model_ids:
-        header += [f"{model_id} label", f"{model_id} probability"]
+    for model_id, side in model_ids:
+        name = _column_name(model_id, side)
+        header += [f"{name} label", f"{name} probability"]
     rows = []
     for study in studies:
         d = study.patient.details
         row = [study.report_id, study.created_at.isoformat(), d.name, d.patient_id, d.date_of_birth, d.sex,
                study.body_part, study.original_file_name, study.acquisition.modality, study.acquisition.study_date,
                study.impression, study.doctor_name, " ".join(study.warnings)]
-        by_model = {p.model_id: p for p in study.predictions}
+        by_model = {(p.model_id, p.region_side): p for p in study.predictions}
         for model_id in model_ids:
             p = by_model.get(model_id)
             # Probability of the reported label, so the pair reads "Pneumonia, 0.93".

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.body_part import BodyPartCheck
+from desktop.core.joint_regions import JointRegion
 from desktop.core.prediction import DerivedPrediction
 from desktop.core.records.values import (
     Acquisition,
@@ -29,7 +30,8 @@ __all__ = ["PREDICTION_COLUMNS", "from_json", "prediction_from_row", "study_from
 # Every predictions column a StoredPrediction needs except the heat map, which a reader may skip.
 PREDICTION_COLUMNS = (
     "model_id, model_name, model_version, card_sha256, body_part, label, labels_json, probabilities_json, threshold,"
-    " positive_label, calibrated, derived_json, heatmap_method, heatmap_label, warnings_json, card_json"
+    " positive_label, calibrated, derived_json, heatmap_method, heatmap_label, warnings_json, card_json,"
+    " region_json, region_side"
 )
 
 
@@ -56,6 +58,8 @@ def prediction_from_row(row: sqlite3.Row) -> StoredPrediction:
         warnings=tuple(json.loads(row["warnings_json"])),
         card=CardSummary(**{**card, "limitations": tuple(card.get("limitations", ()))}) if card else None,
         heatmap=decode_heatmap(row["heatmap"]),
+        region=_region_from_json(row["region_json"]),
+        region_side=row["region_side"],
     )
 
 
@@ -78,9 +82,23 @@ def study_from_row(row: sqlite3.Row, *, predictions: tuple[StoredPrediction, ...
         notes=row["notes"], impression=row["impression"], doctor_name=row["doctor_name"], report_id=row["report_id"],
         body_part_check=_check_from_json(row["body_part_check_json"]),
         warnings=tuple(str(w) for w in from_json(row["warnings_json"]) or ()),
+        knee_joints=_joints_from_json(row["knee_joints_json"]),
     )
 
 
 def _check_from_json(text: str | None) -> BodyPartCheck | None:
     data = from_json(text)
     return BodyPartCheck.from_dict(data) if data else None
+
+
+def _region_from_json(text: str | None) -> tuple[int, int, int, int] | None:
+    box = from_json(text)
+    if box is None:
+        return None
+    top, left, height, width = (int(v) for v in box)
+    return top, left, height, width
+
+
+def _joints_from_json(text: str | None) -> tuple[JointRegion, ...] | None:
+    data = from_json(text)
+    return None if data is None else tuple(JointRegion.from_dict(item) for item in data)

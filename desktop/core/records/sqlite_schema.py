@@ -74,6 +74,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE studies ADD COLUMN body_part_check_json TEXT",
         "ALTER TABLE studies ADD COLUMN warnings_json TEXT NOT NULL DEFAULT '[]'",
     ),
+    (  # 4: knee models read each located joint: which joint (box and side) every answer is for,
+       #    and the joints found, so a reopened study or a reprinted report shows the boxes again.
+       #    NULL region: the whole image; NULL joints: nobody looked (older studies too).
+        "ALTER TABLE predictions ADD COLUMN region_json TEXT",
+        "ALTER TABLE predictions ADD COLUMN region_side TEXT",
+        "ALTER TABLE studies ADD COLUMN knee_joints_json TEXT",
+    ),
 )
 
 

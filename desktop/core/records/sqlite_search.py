@@ -11,6 +11,7 @@ import json
 import sqlite3
 from datetime import datetime, timedelta
 
+from desktop.core.joint_regions import side_label
 from desktop.core.records.sqlite_schema import fold
 from desktop.core.records.values import (
     PatientDetails,
@@ -58,13 +59,14 @@ def search_studies(db: sqlite3.Connection, query: StudyQuery) -> list[StudySumma
     keys = [r[0] for r in rows]
     for start in range(0, len(keys), 500):  # stay under SQLite's bound-variable limit
         chunk = keys[start:start + 500]
-        for study, label, labels, probs in db.execute(
-            f"SELECT study, label, labels_json, probabilities_json FROM predictions WHERE study IN"
+        for study, label, labels, probs, side in db.execute(
+            f"SELECT study, label, labels_json, probabilities_json, region_side FROM predictions WHERE study IN"
             f" ({','.join('?' * len(chunk))}) ORDER BY study, position", chunk,
         ):
             names, values = json.loads(labels), json.loads(probs)
             share = values[names.index(label)] if label in names else max(values)
-            findings.setdefault(study, []).append(f"{label} {share * 100:.0f}%")
+            where = f"{side_label(side)}: " if side else ""
+            findings.setdefault(study, []).append(f"{where}{label} {share * 100:.0f}%")
     return [
         StudySummary(key=r[0], patient_key=r[1], patient_name=r[2], patient_id=r[3],
                      created_at=datetime.fromisoformat(r[4]), body_part=r[5], findings="; ".join(findings.get(r[0], [])),

@@ -187,6 +187,9 @@ class SQLiteRecordStore:
             "notes": draft.notes, "impression": draft.impression, "doctor_name": draft.doctor_name,
             "body_part_check_json": to_json(draft.body_part_check.to_dict()) if draft.body_part_check else None,
             "warnings_json": to_json(list(draft.warnings)),
+            "knee_joints_json": (
+                to_json([joint.to_dict() for joint in draft.knee_joints]) if draft.knee_joints is not None else None
+            ),
         }
         if draft.study_key is not None:
             assignments = ", ".join(f"{name} = :{name}" for name in fields)
@@ -211,13 +214,14 @@ class SQLiteRecordStore:
             db.execute(
                 "INSERT INTO predictions (study, position, model_id, model_name, model_version, card_sha256, body_part,"
                 " label, labels_json, probabilities_json, threshold, positive_label, calibrated, derived_json,"
-                " heatmap_method, heatmap_label, heatmap, warnings_json, card_json, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " heatmap_method, heatmap_label, heatmap, warnings_json, card_json, created_at, region_json, region_side)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (study_key, position, p.model_id, p.model_name, p.model_version, p.card_sha256, p.body_part,
                  p.label, to_json(list(p.labels)), to_json(list(p.probabilities)), p.threshold, p.positive_label,
                  int(p.calibrated), to_json([asdict(d) for d in p.derived]), p.heatmap_method, p.heatmap_label,
                  encode_heatmap(p.heatmap), to_json(list(p.warnings)),
-                 to_json(asdict(p.card)) if p.card is not None else None, now.isoformat()),
+                 to_json(asdict(p.card)) if p.card is not None else None, now.isoformat(),
+                 to_json(list(p.region)) if p.region is not None else None, p.region_side),
             )
 
     # ----------------------------------------------------------------- reading

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from desktop.core.body_part import BodyPartCheck
+from desktop.core.joint_regions import JointRegion
 from desktop.core.model_card import ModelCard
 from desktop.core.prediction import DerivedPrediction, Prediction
 
@@ -143,6 +144,8 @@ class StoredPrediction:
     warnings: tuple[str, ...] = ()
     card: CardSummary | None = None
     heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
+    region: tuple[int, int, int, int] | None = None  # the joint box the model read; None: whole image
+    region_side: str | None = None
 
     @classmethod
     def from_prediction(cls, prediction: Prediction, card: ModelCard | None = None) -> StoredPrediction:
@@ -165,6 +168,8 @@ class StoredPrediction:
             warnings=tuple(prediction.warnings),
             card=CardSummary.from_card(card) if card is not None else None,
             heatmap=prediction.heatmap,
+            region=prediction.region,
+            region_side=prediction.region_side,
         )
 
     @property
@@ -207,6 +212,8 @@ class StoredPrediction:
             heatmap_method=self.heatmap_method,
             heatmap_label=self.heatmap_label,
             warnings=tuple(self.warnings) + tuple(extra_warnings),
+            region=self.region,
+            region_side=self.region_side,
         )
 
 
@@ -230,7 +237,8 @@ class StudyDraft:
     study_key: int | None = None
     patient_key: int | None = None  # attach to this stored patient (reopened study)
     body_part_check: BodyPartCheck | None = None  # the guard's answer, when a guard ran
-    warnings: tuple[str, ...] = ()  # study-level warnings (models vs. body part)
+    warnings: tuple[str, ...] = ()  # study-level warnings (models vs. body part, no knee joint)
+    knee_joints: tuple[JointRegion, ...] | None = None  # None: nobody looked for knee joints
 
 
 @dataclass(frozen=True)
@@ -256,6 +264,7 @@ class StudyRecord:
     report_id: str
     body_part_check: BodyPartCheck | None = None
     warnings: tuple[str, ...] = ()
+    knee_joints: tuple[JointRegion, ...] | None = None
 
 
 @dataclass(frozen=True)

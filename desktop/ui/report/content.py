@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
+from desktop.core.joint_regions import joint_heading, side_label
 from desktop.core.records.values import CardSummary, StoredPrediction, StudyRecord
 from desktop.ui.formatting import DISCLAIMER, percent, study_type_name
 
@@ -41,6 +42,7 @@ class FindingRow:
     threshold: str
     version: str
     derived: bool = False  # an output computed from the model's classes (indented in the table)
+    joint: str = ""  # the knee joint it is about ("Knee on image left"); "" for the whole image
 
 
 @dataclass(frozen=True)
@@ -146,16 +148,45 @@ def risk_lines(risk: Mapping[str, Any] | None) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def _findings(predictions: tuple[StoredPrediction, ...]) -> tuple[FindingRow, ...]:
+    """Whole-image findings first, then each knee joint's findings together under its name."""
+    whole = [p for p in predictions if p.region_side is None]
+    sides = list(dict.fromkeys(p.region_side for p in predictions if p.region_side is not None))
+    ordered = whole + [p for side in sides for p in predictions if p.region_side == side]
+    return tuple(row for p in ordered for row in _finding_rows(p))
+
+
+def _joints_row(study: StudyRecord) -> tuple[str, str] | None:
+    if study.knee_joints is None:
+        return None
+    if not study.knee_joints:
+        return ("Knee joints", "none found; the knee models were not run")
+    names = ", ".join(side_label(j.side) for j in study.knee_joints)
+    count = len(study.knee_joints)
+    return ("Knee joints", f"{count} found ({names}), outlined on the images" if count > 1 else "1 found, outlined on the images")
+
+
+def _heatmap_caption(study: StudyRecord) -> str:
+    explained = next((p for p in study.predictions if p.heatmap is not None), None)
+    if explained is None:
+        return "No heat map was computed for this study."
+    where = f", {joint_heading(explained.region_side).lower()}" if explained.region_side else ""
+    return (f"Heat map ({explained.heatmap_method.upper()}, {explained.model_name}{where}): red marks the regions that "
+            f"drove \u201c{_readable(explained.heatmap_label or explained.label, explained.card)}\u201d most.")
+
+
 def _finding_rows(p: StoredPrediction) -> list[FindingRow]:
     target = p.positive_label or (p.labels[-1] if p.labels else "")
     # Words, not "\u2265": the bundled fonts are chosen for scripts, not maths symbols.
     threshold = (f"{_readable(target, p.card)} if {percent(p.threshold, decimals=0)} or more"
                  if p.threshold is not None else "most probable class")
+    joint = joint_heading(p.region_side) if p.region_side else ""
     rows = [FindingRow(model=p.model_name, result=_readable(p.label, p.card), probability=percent(p.label_probability),
-                       threshold=threshold, version=p.model_version)]
+                       threshold=threshold, version=p.model_version, joint=joint)]
     for d in p.derived:
         rows.append(FindingRow(model=d.name, result=d.label, probability=percent(d.probability),
-                               threshold=f"{d.labels[1]} if {percent(d.threshold, decimals=0)} or more", version="", derived=True))
+                               threshold=f"{d.labels[1]} if {percent(d.threshold, decimals=0)} or more", version="",
+                               derived=True, joint=joint))
     return rows
 
 
@@ -185,14 +216,17 @@ def report_content(study: StudyRecord, *, clinic: ClinicSettings, generated_at: 
         study_rows.append(("Pixel spacing", f"{acq.pixel_spacing_mm[0]:.3f} \u00d7 {acq.pixel_spacing_mm[1]:.3f} mm"))
     if study.body_part_check is not None:
         study_rows.append(("Image check", study.body_part_check.verdict()))
-    explained = next((p for p in study.predictions if p.heatmap is not None), None)
-    caption = (f"Heat map ({explained.heatmap_method.upper()}, {explained.model_name}): red marks the regions that "
-               f"drove \u201c{_readable(explained.heatmap_label or explained.label, explained.card)}\u201d most."
-               if explained is not None else "No heat map was computed for this study.")
+    joints = _joints_row(study)
+    if joints is not None:
+        study_rows.append(joints)
+    # One note per model, however many joints it read.
+    distinct: dict[tuple[str, str], StoredPrediction] = {}
+    for p in study.predictions:
+        distinct.setdefault((p.model_name, p.model_version), p)
     notes = tuple(
         ModelNote(title=f"{p.model_name} (version {p.model_version})",
                   performance=performance_sentence(p.card, positive_label=p.positive_label), limits=limit_lines(p.card))
-        for p in study.predictions
+        for p in distinct.values()
     )
     return ReportContent(
         report_id=study.report_id,
@@ -200,9 +234,9 @@ def report_content(study: StudyRecord, *, clinic: ClinicSettings, generated_at: 
         clinic_address=tuple(line for line in clinic.address.splitlines() if line.strip()),
         patient_rows=patient_rows,
         study_rows=tuple(study_rows),
-        findings=tuple(row for p in study.predictions for row in _finding_rows(p)),
+        findings=_findings(study.predictions),
         warnings=tuple(study.warnings),
-        heatmap_caption=caption,
+        heatmap_caption=_heatmap_caption(study),
         risk=risk_lines(study.risk),
         notes=study.notes.strip(),
         impression=study.impression.strip(),

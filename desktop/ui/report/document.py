@@ -75,7 +75,12 @@ def _findings(content: ReportContent) -> str:
         return "<p>No model analysed this study.</p>"
     head = "".join(f"<th>{h}</th>" for h in ("Model", "Result", "Probability", "Decision rule", "Version"))
     body = []
+    joint = ""
     for row in content.findings:
+        if row.joint and row.joint != joint:
+            # One heading row per knee joint: its grades must never be read as the other knee's.
+            body.append(f'<tr><td colspan="5" class="joint"><b>{_e(row.joint)}</b></td></tr>')
+        joint = row.joint
         model = f'<span class="derived">\u2003\u2013 {_e(row.model)}</span>' if row.derived else _e(row.model)
         body.append(f'<tr><td>{model}</td><td class="result">{_e(row.result)}</td><td>{_e(row.probability)}</td>'
                     f'<td>{_e(row.threshold)}</td><td>{_e(row.version)}</td></tr>')

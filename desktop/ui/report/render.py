@@ -31,7 +31,7 @@ from desktop.core.records.values import RecordError
 from desktop.ui.report.content import ReportContent, report_content
 from desktop.ui.report.document import ReportImages, build_document
 from desktop.ui.report.fonts import REPORT_FAMILIES
-from desktop.ui.report.images import overlay_image, radiograph_image
+from desktop.ui.report.images import draw_joint_boxes, overlay_image, radiograph_image
 
 if TYPE_CHECKING:
     from PySide6.QtPrintSupport import QPrinter
@@ -54,17 +54,20 @@ def page_size(name: str) -> QPageSize:
 
 
 def report_images(study: StudyRecord, pixels: np.ndarray, *, logo_path: str = "") -> ReportImages:
-    """The radiograph, its heat-map overlay (first model with a map) and the clinic logo."""
-    heatmap = next((p.heatmap for p in study.predictions if p.heatmap is not None), None)
+    """The radiograph, its heat-map overlay (first model with a map) and the clinic logo;
+    located knee joints outlined on both pictures."""
+    explained = next((p for p in study.predictions if p.heatmap is not None), None)
     logo = QImage(logo_path) if logo_path else None
     if logo is not None and logo.isNull():
         log.warning("clinic logo %s cannot be read; the report goes without it", logo_path)
         logo = None
-    return ReportImages(
-        radiograph=radiograph_image(pixels),
-        overlay=overlay_image(pixels, heatmap) if heatmap is not None else None,
-        logo=logo,
-    )
+    joints = study.knee_joints or ()
+    radiograph = draw_joint_boxes(radiograph_image(pixels), joints, image_shape=pixels.shape)
+    overlay = None
+    if explained is not None:
+        overlay = overlay_image(pixels, explained.heatmap, region=explained.region)
+        draw_joint_boxes(overlay, joints, image_shape=pixels.shape)
+    return ReportImages(radiograph=radiograph, overlay=overlay, logo=logo)
 
 
 def paint_report(content: ReportContent, images: ReportImages, device: QPagedPaintDevice) -> int:
