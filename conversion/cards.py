@@ -102,7 +102,7 @@ def build_image_card(
         ),
         # How much answers move when an already enhanced image gets the contrast step again.
         "contrast_stability": report.get("contrast_stability"),
-        "metrics": {"split": "internal test set, grouped by patient, never used for training or tuning", **report["test"]} if "test" in report else {},
+        "metrics": {"split": report.get("metrics_split", "internal test set, grouped by patient, never used for training or tuning"), **report["test"]} if "test" in report else {},
         "validation_metrics": report.get("val", {}),
         "cross_validation": report.get("cross_validation"),
         "training": {
@@ -124,6 +124,8 @@ def build_image_card(
             "notes": graph.notes,
         },
         "sample_image": template.get("sample_image"),
+        # Knee models read one located joint; how per-joint answers combine for a whole film.
+        **{key: template[key] for key in ("region", "film_aggregation") if key in template},
         "intended_use": template.get("intended_use", ""),
         "limitations": template.get("limitations", []),
         "size_bytes": size_bytes,

@@ -27,7 +27,7 @@ from training.datasets import Sample, group_split, merge_duplicate_groups
 from training.tasks import IMAGE_TASKS, ImageTask
 from training.train_image_model import DEFAULT_DATA_ROOT, REPO_ROOT, fit_and_report
 
-__all__ = ["bootstrap_ci", "grouped_folds"]
+__all__ = ["bootstrap_ci", "grouped_folds", "pooled_metrics"]
 
 log = logging.getLogger("training.cv")
 
@@ -76,7 +76,24 @@ def bootstrap_ci(truth: np.ndarray, p_positive: np.ndarray, predicted: np.ndarra
     } | {"n": int(truth.size), "positives": int(truth.sum())}
 
 
-def pooled_report(task: ImageTask, fold_dirs: list[Path], source_of) -> dict:
+def pooled_metrics(labels, files: list[str], truth: np.ndarray, p_positive: np.ndarray, predicted: np.ndarray) -> dict:
+    """Out-of-fold figures overall and per data source (the first folder of each file)."""
+    groups = np.array(files)  # one radiograph per group in the fracture data
+    sources = np.array([f.split("/", 1)[0] for f in files])
+    report = {
+        "overall": bootstrap_ci(truth, p_positive, predicted, groups),
+        "confusion_matrix": {"labels": list(labels), "matrix": metrics.confusion_matrix(truth, predicted, 2).tolist()},
+        "per_source": {},
+    }
+    for source in sorted(set(sources)):
+        rows = sources == source
+        report["per_source"][source] = bootstrap_ci(truth[rows], p_positive[rows], predicted[rows], groups[rows]) | {
+            "confusion_matrix": metrics.confusion_matrix(truth[rows], predicted[rows], 2).tolist()
+        }
+    return report
+
+
+def pooled_report(task: ImageTask, fold_dirs: list[Path]) -> dict:
     files, truth, p_pos, predicted = [], [], [], []
     for folder in fold_dirs:
         with np.load(folder / "test_predictions.npz") as stored:
@@ -85,20 +102,7 @@ def pooled_report(task: ImageTask, fold_dirs: list[Path], source_of) -> dict:
             truth.append(stored["labels"])
             p_pos.append(probs[:, 1])
             predicted.append((probs[:, 1] >= threshold).astype(int))
-    truth_all, p_all, pred_all = np.concatenate(truth), np.concatenate(p_pos), np.concatenate(predicted)
-    groups = np.array(files)  # one radiograph per group in the fracture data
-    sources = np.array([source_of(f) for f in files])
-    report = {
-        "overall": bootstrap_ci(truth_all, p_all, pred_all, groups),
-        "confusion_matrix": {"labels": list(task.labels), "matrix": metrics.confusion_matrix(truth_all, pred_all, 2).tolist()},
-        "per_source": {},
-    }
-    for source in sorted(set(sources)):
-        rows = sources == source
-        report["per_source"][source] = bootstrap_ci(truth_all[rows], p_all[rows], pred_all[rows], groups[rows]) | {
-            "confusion_matrix": metrics.confusion_matrix(truth_all[rows], pred_all[rows], 2).tolist()
-        }
-    return report
+    return pooled_metrics(task.labels, files, np.concatenate(truth), np.concatenate(p_pos), np.concatenate(predicted))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "command": f"python -m training.cross_validate --task {task.id} --folds {args.folds}",
         "duration_s": round(time.time() - started, 1),
-        **pooled_report(task, fold_dirs, lambda relative: relative.split("/", 1)[0]),
+        **pooled_report(task, fold_dirs),
     }
     (out_dir / "cv_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     log.info("cross-validated: %s", json.dumps(report["overall"]))

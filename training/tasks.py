@@ -49,6 +49,8 @@ class ImageTask:
     preprocessing: Preprocessing
     # Datasets that are not one folder per class list their own samples from the data root.
     sample_source: Callable[[Path], list] | None = None
+    # Tasks trained by their own script (not train_image_model) name it here.
+    custom_trainer: str | None = None
     role: str = "diagnosis"
     positive_label: str | None = None
     horizontal_flip: bool = False
@@ -135,19 +137,10 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         positive_label="fractured",
         group_of=str,
         sample_source=fracture_samples,
-        # Whole radiographs of any shape: padding keeps bone proportions, and 320 px keeps thin
+        custom_trainer="training.train_bone_fracture",
+        # Whole radiographs of any shape: padding keeps bone proportions, and 448 px keeps thin
         # cortical breaks a few pixels wide on a typical wrist film.
-        preprocessing=Preprocessing(size=(320, 320), resize="pad", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
-        # Films arrive in any orientation and either side: any rotation and both flips are real.
-        horizontal_flip=True,
-        vertical_flip=True,
-        rotation=0.5,
-        widths=(16, 32, 48, 96, 160),
-        head_width=192,
-        class_weight_power=1.0,
-        bn_momentum=0.9,
-        epochs=40,
-        batch_size=16,
+        preprocessing=Preprocessing(size=(448, 448), resize="pad", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
     ),
     "body_part": ImageTask(
         id="body_part",
@@ -171,5 +164,20 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         class_weight_power=1.0,
         bn_momentum=0.9,
         epochs=14,
+    ),
+    "knee_osteoporosis": ImageTask(
+        id="knee_osteoporosis",
+        name="Knee X-ray: osteoporosis",
+        body_part="knee",
+        task="binary",
+        dataset="osteoporosis",
+        subsets=(),
+        folder_labels={"normal": 0, "osteoporosis": 1},
+        labels=("normal", "osteoporosis"),
+        positive_label="osteoporosis",
+        group_of=str,
+        custom_trainer="training.train_knee_osteoporosis",
+        # It reads located joints through the KL backbone, so it takes exactly the KL input.
+        preprocessing=Preprocessing(size=(224, 224), resize="squash", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
     ),
 }

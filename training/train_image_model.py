@@ -261,7 +261,7 @@ def fit_and_report(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=sorted(IMAGE_TASKS), required=True)
+    parser.add_argument("--task", choices=sorted(t for t, v in IMAGE_TASKS.items() if v.custom_trainer is None), required=True)
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     parser.add_argument("--out", type=Path, help="output folder (default runs/<task>)")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "cache")

@@ -1,0 +1,189 @@
+"""Train the knee osteoporosis image model on top of the knee KL model's features.
+
+    python -m training.train_knee_osteoporosis            # needs runs/knee_kl/model.keras
+    python -m training.train_knee_osteoporosis --compare  # also cross-validate the other label scheme
+
+About 340 distinct films are too few to train a CNN from scratch, so the model reuses what
+the KL network learnt about knee joints: every film is cut into its joints by the app's own
+locator, each joint goes through the KL preprocessing and backbone (up to global average
+pooling), and an L2-regularised logistic regression reads those 256 features. The result is
+written as one Keras model (KL backbone + a new dense head), so the exporter, the app's heat
+maps and the parity check treat it like any other model trained here.
+
+Figures come from grouped 5-fold cross-validation at film level (a film's probability is the
+mean over its joints, as the app reports it), with 95% bootstrap intervals over film groups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from desktop.core import metrics  # noqa: E402
+from desktop.inference.knee_joints import crop_joint, locate_knee_joints  # noqa: E402
+from desktop.inference.preprocess import model_image  # noqa: E402
+from desktop.inference.registry import ModelRegistry  # noqa: E402
+from training.calibration import fit_temperature, softmax  # noqa: E402
+from training.cross_validate import bootstrap_ci  # noqa: E402
+from training.datasets import decode_grayscale  # noqa: E402
+from training.evaluation import best_balanced_threshold, summarise  # noqa: E402
+from training.knee_osteoporosis_data import list_films  # noqa: E402
+from training.tasks import IMAGE_TASKS  # noqa: E402
+from training.transfer_head import LinearHead, backbone_at, fit_head, with_logistic_head  # noqa: E402
+
+log = logging.getLogger("training.knee_osteoporosis")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMES = {"binary": ("normal", "osteoporosis"), "three_class": ("normal", "osteopenia", "osteoporosis")}
+
+
+def joint_features(films, locator, features_of, kl_spec) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
+    """Per film: (joints, 256) features of the joints and of their mirror images."""
+    per_film, mirrored, crops_for_parity, no_joint = [], [], [], []
+    for index, film in enumerate(films):
+        pixels = decode_grayscale(film.path)
+        joints = locate_knee_joints(locator, pixels)
+        if not joints:
+            no_joint.append(film.relative)
+            per_film.append(np.zeros((0, 1)))
+            mirrored.append(np.zeros((0, 1)))
+            continue
+        views = np.stack([model_image(crop_joint(pixels, j), kl_spec)[0] for j in joints])[..., None]
+        per_film.append(features_of(views))
+        mirrored.append(features_of(views[:, :, ::-1, :]))  # left and right knees are mirror images
+        if len(crops_for_parity) < 24:
+            crops_for_parity.extend(views)
+        if index % 50 == 0:
+            log.info("features %d/%d", index, len(films))
+    return per_film, mirrored, {"no_joint_found": no_joint, "parity_views": np.stack(crops_for_parity)}
+
+
+def _rows(indices, per_film, mirrored, labels, *, with_mirror: bool):
+    x, y, g = [], [], []
+    for i in indices:
+        for block in (per_film[i], mirrored[i]) if with_mirror else (per_film[i],):
+            x.append(block)
+            y.extend([labels[i]] * len(block))
+            g.extend([i] * len(block))
+    return np.concatenate(x), np.array(y), np.array(g)
+
+
+def _film_logits(head: LinearHead, features: np.ndarray) -> np.ndarray:
+    """Film logits: the mean over joints of the per-joint probabilities, back in log space."""
+    probs = head.probabilities(features).mean(0)
+    return np.log(np.clip(probs, 1e-7, 1))
+
+
+def cross_validate(per_film, mirrored, labels, *, n_classes: int, seed: int, folds: int = 5) -> dict:
+    usable = np.array([i for i in range(len(per_film)) if len(per_film[i]) and labels[i] >= 0])
+    film_labels = np.array([labels[i] for i in usable])
+    order = np.random.default_rng(seed).permutation(usable.size)
+    fold_of = np.empty(usable.size, dtype=int)
+    for rank, position in enumerate(order[np.argsort(film_labels[order], kind="stable")]):
+        fold_of[position] = rank % folds  # stratified round-robin over films
+    logits = np.zeros((usable.size, n_classes))
+    chosen_c = []
+    for k in range(folds):
+        train = usable[fold_of != k]
+        x, y, g = _rows(train, per_film, mirrored, labels, with_mirror=True)
+        head = fit_head(x, y, g, seed=seed)
+        chosen_c.append(head.c)
+        for position in np.flatnonzero(fold_of == k):
+            logits[position] = _film_logits(head, per_film[usable[position]])
+    return {"films": usable, "labels": film_labels, "logits": logits, "chosen_c": chosen_c}
+
+
+def normal_vs_osteoporosis(cv: dict, scheme: tuple[str, ...], threshold: float | None) -> dict:
+    """AUC and accuracies on normal and osteoporosis films, as ``evaluate`` scores them."""
+    probs = softmax(cv["logits"])
+    normal, osteo = scheme.index("normal"), scheme.index("osteoporosis")
+    rows = np.isin(cv["labels"], (normal, osteo))
+    pair = probs[rows][:, [normal, osteo]]
+    score = pair[:, 1] / pair.sum(1)
+    truth = (cv["labels"][rows] == osteo).astype(int)
+    predicted = (score >= (threshold if threshold is not None else 0.5)).astype(int)
+    return bootstrap_ci(truth, score, predicted, cv["films"][rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "runs" / "knee_kl" / "model.keras")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "knee_osteoporosis")
+    parser.add_argument("--compare", action="store_true", help="cross-validate both label schemes")
+    parser.add_argument("--seed", type=int, default=20261124)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
+    started = time.time()
+    task = IMAGE_TASKS["knee_osteoporosis"]
+    films, data_summary = list_films(args.data_root / "osteoporosis")
+    locator = ModelRegistry.discover(REPO_ROOT / "models").helper("joint_locator")
+    if locator is None:
+        raise SystemExit("error: models/knee_joint_locator is needed to cut films into joints")
+    kl_backbone = backbone_at(args.kl_model, IMAGE_TASKS["knee_kl"].preprocessing.size)
+    kl_spec = IMAGE_TASKS["knee_kl"].preprocessing
+    per_film, mirrored, extra = joint_features(
+        films, locator, lambda views: kl_backbone.predict(views, batch_size=32, verbose=0), kl_spec
+    )
+    log.info("no joint found on %d films", len(extra["no_joint_found"]))
+
+    schemes = SCHEMES if args.compare else {task.id: task.labels}
+    comparison = {}
+    for name, scheme in schemes.items():
+        labels = [scheme.index(f.label) if f.label in scheme else -1 for f in films]
+        cv = cross_validate(per_film, mirrored, labels, n_classes=len(scheme), seed=args.seed)
+        comparison[name] = {"labels": list(scheme), "normal_vs_osteoporosis": normal_vs_osteoporosis(cv, scheme, None)}
+        log.info("scheme %s: %s", name, json.dumps(comparison[name]))
+        if tuple(scheme) == task.labels:
+            chosen_cv, chosen_labels = cv, labels
+
+    # Calibration and the threshold come from out-of-fold predictions: never from the films
+    # the figures are reported on as if they were unseen.
+    temperature = fit_temperature(chosen_cv["logits"], chosen_cv["labels"])
+    raw, calibrated = softmax(chosen_cv["logits"]), softmax(chosen_cv["logits"], temperature)
+    threshold = best_balanced_threshold(calibrated[:, 1], chosen_cv["labels"]) if task.task == "binary" else None
+    x, y, g = _rows(chosen_cv["films"], per_film, mirrored, chosen_labels, with_mirror=True)
+    head = fit_head(x, y, g, seed=args.seed)
+    classifier = with_logistic_head(kl_backbone, head, n_classes=len(task.labels), name=task.id)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    classifier.save(args.out / "model.keras")
+    summary = summarise(calibrated, chosen_cv["labels"], class_names=task.labels, task=task.task, threshold=threshold)
+    report = {
+        "task": task.id,
+        "labels": list(task.labels),
+        "seed": args.seed,
+        "command": "python -m training.train_knee_osteoporosis",
+        "duration_s": round(time.time() - started, 1),
+        "data": data_summary,
+        "no_joint_found": extra["no_joint_found"],
+        "split_file": "grouped 5-fold cross-validation over films (groups: content hash + near-duplicate hash)",
+        "metrics_split": "grouped 5-fold cross-validation, film level (mean over the film's joints), out-of-fold predictions",
+        "regularisation_c": head.c,
+        "fold_regularisation_c": chosen_cv["chosen_c"],
+        "temperature": round(temperature, 4),
+        "threshold": threshold,
+        "ece": {
+            "cv_before": round(metrics.expected_calibration_error(raw, chosen_cv["labels"]), 4),
+            "cv_after": round(metrics.expected_calibration_error(calibrated, chosen_cv["labels"]), 4),
+        },
+        "label_schemes": comparison,
+        "test": summary,
+        "cross_validation": {"normal_vs_osteoporosis": normal_vs_osteoporosis(chosen_cv, task.labels, threshold)},
+    }
+    (args.out / "training_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    np.savez_compressed(args.out / "parity_images.npz", images=extra["parity_views"].astype(np.float32))
+    log.info("cross-validated: %s", json.dumps(report["cross_validation"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

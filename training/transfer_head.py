@@ -1,0 +1,97 @@
+"""Small-data models: the knee KL network's features, read by a logistic-regression head.
+
+The fracture and knee osteoporosis sets hold a few hundred images each: too few to train a
+CNN from scratch, enough to fit a linear read-out of features a network already learnt on
+6,600 knee radiographs (bone edges, cortex, trabecular texture, joint space). The KL network
+is fully convolutional up to its global average pooling, so it can be rebuilt at a larger
+input size with the same weights: whole radiographs keep thin fracture lines visible.
+
+The fitted head is folded into one Keras model (backbone + dense + softmax) so the exporter,
+the exact class activation maps and the parity check treat it like any model trained here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import GroupKFold  # noqa: E402
+
+from training.architectures import LOGITS_LAYER, PROBABILITIES_LAYER, build_cam_cnn  # noqa: E402
+from training.tasks import IMAGE_TASKS  # noqa: E402
+
+__all__ = ["LinearHead", "backbone_at", "fit_head", "with_logistic_head"]
+
+C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
+
+
+def backbone_at(kl_model_path, size: tuple[int, int]) -> keras.Model:
+    """The KL network rebuilt for ``size`` inputs, up to its pooled features."""
+    trained = keras.models.load_model(kl_model_path, compile=False)
+    task = IMAGE_TASKS["knee_kl"]
+    rebuilt = build_cam_cnn(
+        input_size=size, n_classes=len(task.labels), widths=task.widths, head_width=task.head_width, name="kl_backbone"
+    )
+    for layer in rebuilt.layers:
+        if layer.weights:
+            layer.set_weights(trained.get_layer(layer.name).get_weights())
+    return keras.Model(rebuilt.inputs, rebuilt.get_layer("gap").output, name="kl_features")
+
+
+class LinearHead:
+    """Standardisation + L2 logistic regression, with C chosen by grouped inner CV."""
+
+    def __init__(self, model: LogisticRegression, mean: np.ndarray, std: np.ndarray, c: float):
+        self.model, self.mean, self.std, self.c = model, mean, std, c
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba((features - self.mean) / self.std)
+
+
+def fit_head(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, *, seed: int, inner_folds: int = 4, fixed_c: float | None = None
+) -> LinearHead:
+    """Pick C on held-out log-loss over groups (views of one image never straddle), then refit."""
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / std
+    best_c, best_loss = (fixed_c if fixed_c is not None else C_GRID[0]), np.inf
+    for c in C_GRID if fixed_c is None else ():
+        losses = []
+        for train, held in GroupKFold(n_splits=inner_folds).split(z, y, groups):
+            model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(z[train], y[train])
+            p = np.clip(model.predict_proba(z[held])[np.arange(held.size), y[held]], 1e-7, 1)
+            losses.append(float(-np.log(p).mean()))
+        if np.mean(losses) < best_loss:
+            best_c, best_loss = c, float(np.mean(losses))
+    model = LogisticRegression(C=best_c, max_iter=3000, class_weight="balanced", random_state=seed).fit(z, y)
+    return LinearHead(model, mean, std, best_c)
+
+
+def with_logistic_head(backbone: keras.Model, head: LinearHead, *, n_classes: int, name: str) -> keras.Model:
+    """Backbone + one dense layer equal to standardisation followed by the regression."""
+    coef, bias = head.model.coef_, head.model.intercept_
+    if coef.shape[0] != n_classes:  # binary: one logit z becomes the pair (-z/2, z/2)
+        coef, bias = np.concatenate([-coef / 2, coef / 2]), np.concatenate([-bias / 2, bias / 2])
+    kernel = (coef / head.std).T  # (features, classes)
+    offset = bias - (coef * (head.mean / head.std)).sum(1)
+    dense = keras.layers.Dense(n_classes, name=LOGITS_LAYER)
+    outputs = keras.layers.Softmax(name=PROBABILITIES_LAYER)(dense(backbone.output))
+    dense.set_weights([kernel.astype(np.float32), offset.astype(np.float32)])
+    return keras.Model(backbone.inputs, outputs, name=name)
+
+
+def view_set(image: np.ndarray, *, rotations: bool) -> np.ndarray:
+    """(N, H, W, 1) views of one model image: itself and its mirror, plus turns if allowed."""
+    views = [image, image[:, ::-1]]
+    if rotations:
+        views += [image[::-1], np.rot90(image, 1, axes=(0, 1))]
+    return np.stack(views)
+
+
+def features_of(backbone: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda batch: backbone.predict(batch.astype(np.float32), batch_size=16, verbose=0)
