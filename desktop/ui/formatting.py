@@ -117,7 +117,9 @@ def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
     if not metrics:
         return []
     if any(_is_number(v) for k, v in metrics.items() if k != "n"):
-        return _split_line("Held-out test", metrics)
+        # Small datasets are scored by cross-validation instead of one held-out split.
+        cross_validated = "cross-validation" in str(metrics.get("split", ""))
+        return _split_line("Cross-validated" if cross_validated else "Held-out test", metrics)
     splits = [(k, v) for k, v in metrics.items() if isinstance(v, Mapping)]
     splits.sort(key=lambda kv: (0 if "test" in kv[0] or kv[0] == "external" else 1))
     lines: list[str] = []

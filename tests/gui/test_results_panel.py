@@ -109,6 +109,8 @@ def test_error_banner_is_dismissable(qtbot) -> None:
 def test_metric_lines_generic() -> None:
     flat = metric_lines({"n": 812, "accuracy": 0.931, "roc_auc": 0.9712, "confusion_matrix": [[1]]})
     assert flat == ["Held-out test (n=812): accuracy 93.1%, ROC AUC 0.971"]
+    cross_validated = metric_lines({"split": "grouped 5-fold cross-validation, out-of-fold", "n": 533, "roc_auc": 0.859})
+    assert cross_validated == ["Cross-validated (n=533): ROC AUC 0.859"]
     nested = metric_lines({
         "val": {"n": 100, "accuracy": 0.8},
         "test": {
