@@ -40,6 +40,16 @@ def _isolate_qsettings(folder: Path) -> None:
             QSettings.setPath(fmt, scope, str(folder))
 
 
+def _write_chest_and_knee_models(root: Path) -> None:
+    from tests.fixtures.tiny_models import make_tiny_model_dir
+
+    make_tiny_model_dir(root, model_id="tiny_chest", body_part="chest", labels=("NORMAL", "PNEUMONIA"), task="binary")
+    make_tiny_model_dir(
+        root, model_id="tiny_knee", body_part="knee", labels=("0", "1", "2", "3", "4"), task="ordinal",
+        derived_outputs=KNEE_DERIVED,
+    )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_qt_settings() -> None:
     """Even code that builds ``QSettings("XRayDesk", "XRayDesk")`` itself writes to a temp folder."""
@@ -70,15 +80,7 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.fixtures.tiny_models import make_tiny_model_dir
 
     root = tmp_path_factory.mktemp("models")
-    make_tiny_model_dir(root, model_id="tiny_chest", body_part="chest", labels=("NORMAL", "PNEUMONIA"), task="binary")
-    make_tiny_model_dir(
-        root,
-        model_id="tiny_knee",
-        body_part="knee",
-        labels=("0", "1", "2", "3", "4"),
-        task="ordinal",
-        derived_outputs=KNEE_DERIVED,
-    )
+    _write_chest_and_knee_models(root)
     return root
 
 
@@ -97,14 +99,6 @@ def guarded_registry(tmp_path_factory: pytest.TempPathFactory):
     from tests.fixtures.tiny_models import make_tiny_model_dir
 
     root = tmp_path_factory.mktemp("guarded_models")
-    make_tiny_model_dir(root, model_id="tiny_chest", body_part="chest", labels=("NORMAL", "PNEUMONIA"), task="binary")
-    make_tiny_model_dir(
-        root,
-        model_id="tiny_knee",
-        body_part="knee",
-        labels=("0", "1", "2", "3", "4"),
-        task="ordinal",
-        derived_outputs=KNEE_DERIVED,
-    )
+    _write_chest_and_knee_models(root)
     make_tiny_model_dir(root, model_id="body_part", role="body_part")
     return ModelRegistry.discover(root)
