@@ -77,7 +77,6 @@ def settings(tmp_path: Path):
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A chest binary CAM model and a knee 5-grade ordinal model with the OA derived output."""
-    from tests.fixtures.tiny_models import make_tiny_model_dir
 
     root = tmp_path_factory.mktemp("models")
     _write_chest_and_knee_models(root)
