@@ -125,7 +125,7 @@ def build_image_card(
         },
         "sample_image": template.get("sample_image"),
         # Knee models read one located joint; how per-joint answers combine for a whole film.
-        **{key: template[key] for key in ("region", "film_aggregation") if key in template},
+        **{key: template[key] for key in ("region", "film_aggregation", "label_scheme") if key in template},
         "intended_use": template.get("intended_use", ""),
         "limitations": template.get("limitations", []),
         "size_bytes": size_bytes,
