@@ -106,14 +106,16 @@ def test_pad_to_window_repeats_edges_centred() -> None:
     assert pad_to_window(image, 2)[0] is image
 
 
-def test_crop_joint_is_square_and_fills_past_the_edge_by_repetition() -> None:
-    image = np.tile(np.linspace(0, 1, 50, dtype=np.float32), (20, 1))
+def test_crop_joint_is_square_and_fills_past_the_edge_by_mirroring() -> None:
+    image = np.tile(np.linspace(0, 1, 50, dtype=np.float32), (20, 1)) + np.linspace(0, 0.5, 20, dtype=np.float32)[:, None]
     inside = crop_joint(image, KneeJoint(box=(2, 10, 16, 16), score=0.9, side="single"))
     np.testing.assert_array_equal(inside, image[2:18, 10:26])
     outside = crop_joint(image, KneeJoint(box=(-10, 40, 30, 30), score=0.9, side="image_right"))
     assert outside.shape == (30, 30)
     np.testing.assert_array_equal(outside[10:30, :10], image[:, 40:50])
-    np.testing.assert_array_equal(outside[:, 10:], np.full((30, 20), image[0, -1]))
+    # Past the right edge: columns 49, 48, ... mirrored; above the top: rows 0..9 mirrored.
+    np.testing.assert_array_equal(outside[10:30, 10:20], image[:, 49:39:-1])
+    np.testing.assert_array_equal(outside[:10, :10], image[9::-1, 40:50])
 
 
 def test_rejects_colour_or_tiny_images(square_locator: LoadedModel) -> None:
