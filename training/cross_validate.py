@@ -23,7 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from desktop.core import metrics
-from training.datasets import Sample, group_split, merge_duplicate_groups
+from training.datasets import (
+    Sample,
+    group_split,
+    groups_by_top_label,
+    merge_duplicate_groups,
+)
 from training.tasks import IMAGE_TASKS, ImageTask
 from training.train_image_model import DEFAULT_DATA_ROOT, REPO_ROOT, fit_and_report
 
@@ -34,12 +39,7 @@ log = logging.getLogger("training.cv")
 
 def grouped_folds(samples: list[Sample], *, folds: int, seed: int) -> list[list[Sample]]:
     """Assign whole groups to folds, stratified by each group's highest label."""
-    groups: dict[str, list[Sample]] = defaultdict(list)
-    for sample in samples:
-        groups[sample.group].append(sample)
-    by_stratum: dict[int, list[str]] = defaultdict(list)
-    for group, members in sorted(groups.items()):
-        by_stratum[max(m.label for m in members)].append(group)
+    groups, by_stratum = groups_by_top_label(samples)
     rng = random.Random(seed)
     assigned: list[list[Sample]] = [[] for _ in range(folds)]
     for stratum in sorted(by_stratum):

@@ -17,7 +17,7 @@ from PIL import Image
 from desktop.core.model_card import Preprocessing
 from desktop.inference.preprocess import model_image
 
-__all__ = ["Sample", "decode_grayscale", "group_split", "list_samples", "load_cached_arrays", "merge_duplicate_groups"]
+__all__ = ["Sample", "decode_grayscale", "group_split", "groups_by_top_label", "list_samples", "load_cached_arrays", "merge_duplicate_groups"]
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
@@ -71,6 +71,17 @@ def merge_duplicate_groups(samples: list[Sample]) -> list[Sample]:
     return merged
 
 
+def groups_by_top_label(samples: list[Sample]) -> tuple[dict[str, list[Sample]], dict[int, list[str]]]:
+    """Members of each group, and the groups under each group's highest label (its stratum)."""
+    groups: dict[str, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        groups[sample.group].append(sample)
+    strata: dict[int, list[str]] = defaultdict(list)
+    for group, members in sorted(groups.items()):
+        strata[max(m.label for m in members)].append(group)
+    return groups, strata
+
+
 def group_split(
     samples: list[Sample], *, fractions: dict[str, float], seed: int
 ) -> dict[str, list[Sample]]:
@@ -78,12 +89,7 @@ def group_split(
 
     ``fractions`` maps split names to shares; the first split named takes the remainder.
     """
-    groups: dict[str, list[Sample]] = defaultdict(list)
-    for sample in samples:
-        groups[sample.group].append(sample)
-    strata: dict[int, list[str]] = defaultdict(list)
-    for group, members in sorted(groups.items()):
-        strata[max(m.label for m in members)].append(group)
+    groups, strata = groups_by_top_label(samples)
     rng = random.Random(seed)
     names = list(fractions)
     assigned: dict[str, list[Sample]] = {name: [] for name in names}

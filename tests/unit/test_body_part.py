@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from desktop.core.body_part import (
@@ -15,11 +14,11 @@ from desktop.core.body_part import (
     body_part_warnings,
     preselected_study_type,
 )
-from desktop.core.imaging import XRayImage
 from desktop.inference import analysis
 from desktop.inference.analysis import AnalysisService
 from desktop.inference.predictor import PredictionError
 from desktop.inference.registry import ModelRegistry
+from tests.fixtures.images import xray_image
 from tests.fixtures.tiny_models import GUARD_LABELS, guard_image, make_tiny_model_dir
 
 KNEE_LABELS = ("0", "1", "2", "3", "4")
@@ -101,11 +100,6 @@ def test_verdict_and_json_round_trip() -> None:
 
 
 # --------------------------------------------------------------------------- the service
-def _image(pixels: np.ndarray) -> XRayImage:
-    return XRayImage(pixels=pixels, source_path=Path("test.png"), format="PNG", bits_stored=8, pixel_spacing_mm=None,
-                     info={}, sha256="0" * 64)
-
-
 @pytest.fixture(scope="module")
 def guarded_service(tmp_path_factory: pytest.TempPathFactory) -> AnalysisService:
     root = tmp_path_factory.mktemp("guarded")
@@ -127,7 +121,7 @@ def test_tiny_guard_card_and_registry_role(guarded_service: AnalysisService) -> 
 
 @pytest.mark.parametrize("kind", ["knee", "chest", "other_bone", "not_xray"])
 def test_check_body_part_reads_the_tiny_guard(guarded_service: AnalysisService, kind: str) -> None:
-    check = guarded_service.check_body_part(_image(guard_image(kind)))
+    check = guarded_service.check_body_part(xray_image(guard_image(kind)))
     assert check.label == kind and check.is_confident
     assert check.model_id == "body_part" and check.model_version == "1.0.0"
     assert set(check.probabilities) == set(GUARD_LABELS)
@@ -135,14 +129,14 @@ def test_check_body_part_reads_the_tiny_guard(guarded_service: AnalysisService, 
 
 
 def test_guard_picks_the_study_type(guarded_service: AnalysisService) -> None:
-    result = guarded_service.analyse_guarded(_image(guard_image("knee")), default_body_part="chest", with_heatmap=False)
+    result = guarded_service.analyse_guarded(xray_image(guard_image("knee")), default_body_part="chest", with_heatmap=False)
     assert result.chosen_by_guard and result.body_part == "knee"
     assert [p.model_id for p in result.predictions] == ["tiny_knee"]
     assert result.warnings == () and not result.skipped
 
 
 def test_explicit_choice_runs_and_warns(guarded_service: AnalysisService) -> None:
-    knee = _image(guard_image("knee"))
+    knee = xray_image(guard_image("knee"))
     result = guarded_service.analyse_guarded(knee, body_part="chest", with_heatmap=False)
     assert not result.chosen_by_guard and [p.model_id for p in result.predictions] == ["tiny_chest"]
     assert result.warnings == ("This looks like a knee X-ray (95%); the chest models are not valid for it.",)
@@ -152,7 +146,7 @@ def test_explicit_choice_runs_and_warns(guarded_service: AnalysisService) -> Non
 
 
 def test_not_an_xray_runs_nothing_unless_asked(guarded_service: AnalysisService) -> None:
-    photo = _image(guard_image("not_xray"))
+    photo = xray_image(guard_image("not_xray"))
     result = guarded_service.analyse_guarded(photo, default_body_part="chest")
     assert result.skipped and result.predictions == () and result.body_part is None
     assert result.warnings == ("This does not look like an X-ray (90%); no model here is valid for it.",)
@@ -162,7 +156,7 @@ def test_not_an_xray_runs_nothing_unless_asked(guarded_service: AnalysisService)
 
 
 def test_unsure_guard_falls_back_to_the_default(guarded_service: AnalysisService) -> None:
-    mixed = _image(guard_image("unsure"))
+    mixed = xray_image(guard_image("unsure"))
     result = guarded_service.analyse_guarded(mixed, default_body_part="chest", with_heatmap=False)
     assert not result.check.is_confident and not result.chosen_by_guard
     assert result.body_part == "chest" and [p.model_id for p in result.predictions] == ["tiny_chest"]
@@ -173,13 +167,13 @@ def test_unsure_guard_falls_back_to_the_default(guarded_service: AnalysisService
 
 def test_a_given_check_is_reused_not_recomputed(guarded_service: AnalysisService) -> None:
     # A knee-looking image, but the caller already knows the guard said chest: no second run.
-    result = guarded_service.analyse_guarded(_image(guard_image("knee")), check=_check("chest", 0.9), with_heatmap=False)
+    result = guarded_service.analyse_guarded(xray_image(guard_image("knee")), check=_check("chest", 0.9), with_heatmap=False)
     assert result.body_part == "chest" and result.check.label == "chest"
 
 
 def test_without_guard_nothing_changes(tiny_registry: ModelRegistry) -> None:
     service = AnalysisService(tiny_registry)
-    image = _image(guard_image("not_xray"))
+    image = xray_image(guard_image("not_xray"))
     assert not service.has_guard and service.check_body_part(image) is None
     result = service.analyse_guarded(image, default_body_part="chest", with_heatmap=False)
     assert result.check is None and result.warnings == () and not result.skipped
@@ -195,7 +189,7 @@ def test_guard_with_unknown_labels_is_ignored(tmp_path: Path) -> None:
     (folder / "model.json").write_text(json.dumps(card))
     service = AnalysisService(ModelRegistry.discover(tmp_path))
     assert service.registry.helper("body_part") is not None  # loaded, but not trusted as a guard
-    assert not service.has_guard and service.check_body_part(_image(guard_image("knee"))) is None
+    assert not service.has_guard and service.check_body_part(xray_image(guard_image("knee"))) is None
 
 
 def test_failing_guard_does_not_stop_the_models(guarded_service: AnalysisService, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,6 +201,6 @@ def test_failing_guard_does_not_stop_the_models(guarded_service: AnalysisService
         return real(model, pixels, with_heatmap=with_heatmap)
 
     monkeypatch.setattr(analysis, "predict_image", guard_breaks)
-    result = guarded_service.analyse_guarded(_image(guard_image("knee")), default_body_part="chest", with_heatmap=False)
+    result = guarded_service.analyse_guarded(xray_image(guard_image("knee")), default_body_part="chest", with_heatmap=False)
     assert result.check is None and result.warnings == ()
     assert [p.model_id for p in result.predictions] == ["tiny_chest"]

@@ -10,13 +10,7 @@ from desktop.core.imaging import load_image
 from desktop.inference.knee_joints import crop_joint, locate_knee_joints
 from desktop.inference.registry import LoadedModel, ModelRegistry
 from desktop.paths import models_dir, samples_dir
-
-
-def iou(a, b) -> float:
-    top, left = max(a[0], b[0]), max(a[1], b[1])
-    bottom, right = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0, bottom - top) * max(0, right - left)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+from tests.fixtures.knee_joint_model import box_iou
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +37,7 @@ def test_locator_is_a_helper_not_a_diagnosis_model(locator: LoadedModel) -> None
 def test_bare_kl_crop_is_one_joint_filling_the_image(locator: LoadedModel, knee: np.ndarray) -> None:
     joints = locate_knee_joints(locator, knee)
     assert len(joints) == 1 and joints[0].side == "single"
-    assert iou(joints[0].box, (0, 0, *knee.shape)) >= 0.5
+    assert box_iou(joints[0].box, (0, 0, *knee.shape)) >= 0.5
 
 
 def test_two_knees_side_by_side_on_a_dark_film(locator: LoadedModel, knee: np.ndarray) -> None:
@@ -52,8 +46,8 @@ def test_two_knees_side_by_side_on_a_dark_film(locator: LoadedModel, knee: np.nd
     film[98:322, 350:574] = knee[:, ::-1]  # the other knee is a mirror image
     joints = locate_knee_joints(locator, film)
     assert [j.side for j in joints] == ["image_left", "image_right"]
-    assert iou(joints[0].box, (98, 70, 224, 224)) >= 0.5
-    assert iou(joints[1].box, (98, 350, 224, 224)) >= 0.5
+    assert box_iou(joints[0].box, (98, 70, 224, 224)) >= 0.5
+    assert box_iou(joints[1].box, (98, 350, 224, 224)) >= 0.5
     crop = crop_joint(film, joints[0])
     assert crop.shape[0] == crop.shape[1] == joints[0].box[2]
 
@@ -64,7 +58,7 @@ def test_one_small_knee_on_a_large_film(locator: LoadedModel, knee: np.ndarray) 
     film[600:880, 420:700] = small
     joints = locate_knee_joints(locator, film)
     assert len(joints) == 1 and joints[0].side == "single"
-    assert iou(joints[0].box, (600, 420, 280, 280)) >= 0.5
+    assert box_iou(joints[0].box, (600, 420, 280, 280)) >= 0.5
 
 
 @pytest.mark.parametrize("kind", ["flat", "noise"])

@@ -21,14 +21,11 @@ from desktop.inference.knee_joints import (
     window_sides,
 )
 from desktop.inference.registry import LoadedModel, ModelRegistry
-from tests.fixtures.knee_joint_model import make_square_locator_dir, square_film
-
-
-def iou(a, b) -> float:
-    top, left = max(a[0], b[0]), max(a[1], b[1])
-    bottom, right = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0, bottom - top) * max(0, right - left)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+from tests.fixtures.knee_joint_model import (
+    box_iou,
+    make_square_locator_dir,
+    square_film,
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +49,15 @@ def test_two_squares_side_by_side_are_two_joints_left_then_right(square_locator:
     joints = locate_knee_joints(square_locator, image)
     assert [j.side for j in joints] == ["image_left", "image_right"]
     # The "joint" of a 50-pixel square is the 100-pixel window centred on it.
-    assert iou(joints[0].box, (125, 75, 100, 100)) >= 0.5
-    assert iou(joints[1].box, (125, 395, 100, 100)) >= 0.5
+    assert box_iou(joints[0].box, (125, 75, 100, 100)) >= 0.5
+    assert box_iou(joints[1].box, (125, 395, 100, 100)) >= 0.5
     assert all(j.box[2] == j.box[3] for j in joints)
 
 
 def test_one_square_is_a_single_joint_and_an_empty_film_has_none(square_locator: LoadedModel) -> None:
     joints = locate_knee_joints(square_locator, square_film((300, 500), [(120, 300, 40)]))
     assert len(joints) == 1 and joints[0].side == "single"
-    assert iou(joints[0].box, (100, 280, 80, 80)) >= 0.5
+    assert box_iou(joints[0].box, (100, 280, 80, 80)) >= 0.5
     assert locate_knee_joints(square_locator, square_film((300, 500), [])) == []
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.core.imaging import XRayImage
 from desktop.core.joint_regions import (
     LOCATOR_FAILED_WARNING,
     NO_JOINT_NOTICE,
@@ -32,16 +31,12 @@ from tests.fixtures.fake_locator import (
     halves,
     with_locator,
 )
+from tests.fixtures.images import xray_image
 from tests.fixtures.tiny_models import guard_image, make_tiny_model_dir
 
 KNEE_LABELS = ("0", "1", "2", "3", "4")
 OA = {"id": "oa", "name": "Radiographic OA", "labels": ["Normal", "Osteoarthritis"], "positive_classes": ["2", "3", "4"]}
 LEFT_BOX, RIGHT_BOX = (0, 0, 64, 64), (0, 96, 64, 64)
-
-
-def _image(pixels: np.ndarray) -> XRayImage:
-    return XRayImage(pixels=pixels, source_path=Path("film.png"), format="PNG", bits_stored=8, pixel_spacing_mm=None,
-                     info={}, sha256="0" * 64)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +96,7 @@ def test_two_joints_give_each_knee_model_one_answer_per_joint(knee_registry: Mod
     service = AnalysisService(with_locator(knee_registry))
     assert service.has_joint_locator
     film = bilateral_film()
-    result = service.analyse_guarded(_image(film), body_part="knee")
+    result = service.analyse_guarded(xray_image(film), body_part="knee")
     assert scripted.calls == 1  # located once, shared by both knee models
     assert [(p.model_id, p.region_side) for p in result.predictions] == [
         ("tiny_knee", "image_left"), ("tiny_knee_b", "image_left"),
@@ -125,11 +120,11 @@ def test_two_joints_give_each_knee_model_one_answer_per_joint(knee_registry: Mod
 def test_whole_image_models_keep_their_place_and_read_the_whole_image(knee_registry: ModelRegistry,
                                                                       scripted: ScriptedJoints) -> None:
     service = AnalysisService(with_locator(knee_registry))
-    result = service.analyse_guarded(_image(bilateral_film()), model_ids=["tiny_chest", "tiny_knee"], with_heatmap=False)
+    result = service.analyse_guarded(xray_image(bilateral_film()), model_ids=["tiny_chest", "tiny_knee"], with_heatmap=False)
     assert [(p.model_id, p.region_side) for p in result.predictions] == [
         ("tiny_chest", None), ("tiny_knee", "image_left"), ("tiny_knee", "image_right")]
     assert result.predictions[0].region is None
-    chest_only = service.analyse_guarded(_image(bilateral_film()), body_part="chest", with_heatmap=False)
+    chest_only = service.analyse_guarded(xray_image(bilateral_film()), body_part="chest", with_heatmap=False)
     assert scripted.calls == 1 and chest_only.joints is None and chest_only.warnings == ()  # nobody looked
 
 
@@ -137,20 +132,20 @@ def test_no_joint_runs_no_knee_model_and_says_so(knee_registry: ModelRegistry) -
     # The real detector on a locator that scores every window as background.
     locator = fake_locator(FlatScoreSession())
     service = AnalysisService(with_locator(knee_registry, locator))
-    result = service.analyse_guarded(_image(bilateral_film()), model_ids=["tiny_chest", "tiny_knee", "tiny_knee_b"],
+    result = service.analyse_guarded(xray_image(bilateral_film()), model_ids=["tiny_chest", "tiny_knee", "tiny_knee_b"],
                                      with_heatmap=False)
     assert locator.session.calls > 0
     assert [p.model_id for p in result.predictions] == ["tiny_chest"]
     assert result.joints == () and result.warnings == (NO_JOINT_NOTICE,)
     assert NO_JOINT_NOTICE == "No knee joint was found on this image, so the knee models were not run."
-    assert service.analyse(_image(bilateral_film()), body_part="knee") == ()
+    assert service.analyse(xray_image(bilateral_film()), body_part="knee") == ()
 
 
 def test_without_a_locator_the_whole_image_is_graded_with_a_warning(knee_registry: ModelRegistry) -> None:
     service = AnalysisService(knee_registry)
     assert not service.has_joint_locator
     film = bilateral_film()
-    result = service.analyse_guarded(_image(film), body_part="knee", with_heatmap=False)
+    result = service.analyse_guarded(xray_image(film), body_part="knee", with_heatmap=False)
     assert [(p.model_id, p.region) for p in result.predictions] == [("tiny_knee", None), ("tiny_knee_b", None)]
     assert result.joints is None
     assert result.warnings == ("The knee joint locator is not available: the whole image was graded as one joint.",)
@@ -161,7 +156,7 @@ def test_without_a_locator_the_whole_image_is_graded_with_a_warning(knee_registr
 
 def test_a_failing_locator_falls_back_to_the_whole_image(knee_registry: ModelRegistry) -> None:
     service = AnalysisService(with_locator(knee_registry, fake_locator(FlatScoreSession(error="out of memory"))))
-    result = service.analyse_guarded(_image(bilateral_film()), body_part="knee", with_heatmap=False)
+    result = service.analyse_guarded(xray_image(bilateral_film()), body_part="knee", with_heatmap=False)
     assert [p.region for p in result.predictions] == [None, None]
     assert result.joints is None and result.warnings == (LOCATOR_FAILED_WARNING,)
 
@@ -173,14 +168,14 @@ def test_guard_and_locator_together(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     make_tiny_model_dir(tmp_path, model_id="body_part", role="body_part")
     monkeypatch.setattr(regional, "locate_knee_joints", ScriptedJoints(halves))
     service = AnalysisService(with_locator(ModelRegistry.discover(tmp_path)))
-    knee_picture = _image(guard_image("knee"))
+    knee_picture = xray_image(guard_image("knee"))
     picked = service.analyse_guarded(knee_picture, default_body_part="chest", with_heatmap=False)
     assert picked.chosen_by_guard and picked.body_part == "knee"
     assert [(p.model_id, p.region_side) for p in picked.predictions] == [("tiny_knee", "single")]
     assert picked.joints == (JointRegion((0, 0, 64, 64), 0.7, "single"),) and picked.warnings == ()
     # Knee models forced on a chest picture that has no joint: both sentences, guard first.
     monkeypatch.setattr(regional, "locate_knee_joints", ScriptedJoints(lambda _pixels: []))
-    forced = service.analyse_guarded(_image(guard_image("chest")), body_part="knee", with_heatmap=False)
+    forced = service.analyse_guarded(xray_image(guard_image("chest")), body_part="knee", with_heatmap=False)
     assert forced.predictions == () and forced.joints == ()
     guard_warning, notice = forced.warnings
     assert guard_warning.startswith("This looks like a chest X-ray (") and notice == NO_JOINT_NOTICE
