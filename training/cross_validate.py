@@ -32,7 +32,7 @@ from training.datasets import (
 from training.tasks import IMAGE_TASKS, ImageTask
 from training.train_image_model import DEFAULT_DATA_ROOT, REPO_ROOT, fit_and_report
 
-__all__ = ["bootstrap_ci", "grouped_folds", "pooled_metrics"]
+__all__ = ["bootstrap_ci", "grouped_folds", "pooled_metrics", "stratified_fold_numbers"]
 
 log = logging.getLogger("training.cv")
 
@@ -50,6 +50,15 @@ def grouped_folds(samples: list[Sample], *, folds: int, seed: int) -> list[list[
             smallest = min(range(folds), key=lambda k: (sum(m.label == stratum for m in assigned[k]), len(assigned[k])))
             assigned[smallest].extend(groups[group])
     return assigned
+
+
+def stratified_fold_numbers(labels: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
+    """A fold number per item (one item per group), dealt round-robin within each label."""
+    order = np.random.default_rng(seed).permutation(labels.size)
+    order = order[np.argsort(labels[order], kind="stable")]
+    fold = np.empty(labels.size, dtype=int)
+    fold[order] = np.arange(labels.size) % folds
+    return fold
 
 
 def _binary_metrics(truth: np.ndarray, p_positive: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

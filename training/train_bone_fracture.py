@@ -30,7 +30,7 @@ import numpy as np
 from desktop.core import metrics
 from desktop.inference.preprocess import model_image
 from training.calibration import fit_temperature, softmax
-from training.cross_validate import grouped_folds, pooled_metrics
+from training.cross_validate import grouped_folds, pooled_metrics, stratified_fold_numbers
 from training.datasets import decode_grayscale, write_split_lists
 from training.evaluation import best_balanced_threshold, summarise
 from training.sample_sources import fracture_samples, source_of
@@ -73,23 +73,13 @@ def _training_rows(features: np.ndarray, labels: np.ndarray, rows: np.ndarray):
 
 def _inner_threshold(features, labels, rows, c_head, seed: int) -> float:
     """Balanced-accuracy threshold from out-of-fold scores inside the training folds."""
-    inner = grouped_folds_by_index(labels, rows, folds=4, seed=seed)
+    inner = stratified_fold_numbers(labels[rows], folds=4, seed=seed)
     scores = np.zeros(rows.size)
     for k in range(4):
         fit_rows = rows[inner != k]
         head = fit_head(*_training_rows(features, labels, fit_rows), seed=seed, fixed_c=c_head)
         scores[inner == k] = head.probabilities(features[rows[inner == k], 0])[:, 1]
     return best_balanced_threshold(scores, labels[rows])
-
-
-def grouped_folds_by_index(labels: np.ndarray, rows: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
-    """Stratified fold number for each of ``rows`` (one radiograph per row)."""
-    rng = np.random.default_rng(seed)
-    fold = np.empty(rows.size, dtype=int)
-    order = rng.permutation(rows.size)
-    order = order[np.argsort(labels[rows][order], kind="stable")]
-    fold[order] = np.arange(rows.size) % folds
-    return fold
 
 
 def cross_validated(samples, features, labels, *, train_sources, seed: int, folds: int = 5) -> dict:

@@ -33,7 +33,7 @@ from desktop.inference.knee_joints import crop_joint, locate_knee_joints  # noqa
 from desktop.inference.preprocess import model_image  # noqa: E402
 from desktop.inference.registry import ModelRegistry  # noqa: E402
 from training.calibration import fit_temperature, softmax  # noqa: E402
-from training.cross_validate import bootstrap_ci  # noqa: E402
+from training.cross_validate import bootstrap_ci, stratified_fold_numbers  # noqa: E402
 from training.datasets import decode_grayscale  # noqa: E402
 from training.evaluation import best_balanced_threshold, summarise  # noqa: E402
 from training.knee_osteoporosis_data import list_films  # noqa: E402
@@ -85,10 +85,7 @@ def _film_logits(head: LinearHead, features: np.ndarray) -> np.ndarray:
 def cross_validate(per_film, mirrored, labels, *, n_classes: int, seed: int, folds: int = 5) -> dict:
     usable = np.array([i for i in range(len(per_film)) if len(per_film[i]) and labels[i] >= 0])
     film_labels = np.array([labels[i] for i in usable])
-    order = np.random.default_rng(seed).permutation(usable.size)
-    fold_of = np.empty(usable.size, dtype=int)
-    for rank, position in enumerate(order[np.argsort(film_labels[order], kind="stable")]):
-        fold_of[position] = rank % folds  # stratified round-robin over films
+    fold_of = stratified_fold_numbers(film_labels, folds=folds, seed=seed)
     logits = np.zeros((usable.size, n_classes))
     chosen_c = []
     for k in range(folds):
