@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -150,27 +150,15 @@ class StoredPrediction:
     @classmethod
     def from_prediction(cls, prediction: Prediction, card: ModelCard | None = None) -> StoredPrediction:
         """What to keep of a live prediction (timings are dropped; the card is summarised)."""
-        return cls(
-            model_id=prediction.model_id,
-            model_name=prediction.model_name,
-            model_version=prediction.model_version,
-            card_sha256=prediction.card_sha256,
-            body_part=prediction.body_part,
+        values = {name: getattr(prediction, name) for name in _SHARED_WITH_PREDICTION}
+        # Plain tuples and floats: the store writes these as JSON.
+        values.update(
             labels=tuple(prediction.labels),
             probabilities=tuple(float(p) for p in prediction.probabilities),
-            label=prediction.label,
-            threshold=prediction.threshold,
-            positive_label=prediction.positive_label,
-            calibrated=prediction.calibrated,
             derived=tuple(prediction.derived),
-            heatmap_method=prediction.heatmap_method,
-            heatmap_label=prediction.heatmap_label,
             warnings=tuple(prediction.warnings),
-            card=CardSummary.from_card(card) if card is not None else None,
-            heatmap=prediction.heatmap,
-            region=prediction.region,
-            region_side=prediction.region_side,
         )
+        return cls(**values, card=CardSummary.from_card(card) if card is not None else None)
 
     @property
     def label_probability(self) -> float:
@@ -195,26 +183,16 @@ class StoredPrediction:
 
     def to_prediction(self, *, extra_warnings: tuple[str, ...] = ()) -> Prediction:
         """A :class:`Prediction` for the result views, rebuilt from the stored values."""
-        return Prediction(
-            model_id=self.model_id,
-            model_version=self.model_version,
-            model_name=self.model_name,
-            body_part=self.body_part,
-            labels=self.labels,
-            probabilities=self.probabilities,
-            label=self.label,
-            threshold=self.threshold,
-            positive_label=self.positive_label,
-            calibrated=self.calibrated,
-            card_sha256=self.card_sha256,
-            derived=self.derived,
-            heatmap=self.heatmap,
-            heatmap_method=self.heatmap_method,
-            heatmap_label=self.heatmap_label,
-            warnings=tuple(self.warnings) + tuple(extra_warnings),
-            region=self.region,
-            region_side=self.region_side,
-        )
+        values = {name: getattr(self, name) for name in _SHARED_WITH_PREDICTION}
+        values["warnings"] = tuple(self.warnings) + tuple(extra_warnings)
+        return Prediction(**values)
+
+
+# Every Prediction field a stored prediction keeps (all but the timings): the converters copy
+# these by name, so a field added to both classes cannot be forgotten in one direction.
+_SHARED_WITH_PREDICTION = tuple(
+    f.name for f in fields(Prediction) if f.name in {g.name for g in fields(StoredPrediction)}
+)
 
 
 @dataclass(frozen=True)
