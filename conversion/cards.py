@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from desktop.core.model_card import parse_card
+from desktop.inference.registry import file_sha256  # the app checks cards with this very hash
 
 __all__ = ["build_image_card", "file_sha256", "load_template", "preprocessing_dict"]
 
 TEMPLATES = Path(__file__).resolve().parent / "cards"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_template(model_id: str, explicit: str | None = None) -> dict[str, Any]:
