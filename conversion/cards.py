@@ -41,6 +41,20 @@ def _image_task(model_id: str):
     return IMAGE_TASKS.get(model_id)
 
 
+def calibration_entry(report: dict[str, Any]) -> dict[str, Any]:
+    """What the training run fitted on its validation split to make probabilities honest."""
+    if "temperature" not in report:
+        return {}
+    entry: dict[str, Any] = {"method": "temperature scaling on the validation split", "temperature": report["temperature"]}
+    if report.get("class_bias") is not None:
+        entry["method"] = "temperature scaling and per-class logit offsets, fitted on the validation split's log-likelihood"
+        entry["class_bias"] = report["class_bias"]
+    if report.get("test_time_flip"):
+        entry["method"] += "; logits averaged over the image and its mirror image"
+    entry["expected_calibration_error"] = report.get("ece", {})
+    return entry
+
+
 def build_image_card(
     *,
     args: argparse.Namespace,
@@ -87,11 +101,9 @@ def build_image_card(
         "outputs": output_names,
         "heatmap": graph.heatmap,
         "head": graph.head,
-        "calibration": (
-            {"method": "temperature scaling on the validation split", "temperature": report["temperature"],
-             "expected_calibration_error": report.get("ece", {})}
-            if "temperature" in report else {}
-        ),
+        "calibration": calibration_entry(report),
+        # Inside the graph: the app runs the model as it would without it.
+        "test_time_flip": bool(report.get("test_time_flip", False)),
         # How much answers move when an already enhanced image gets the contrast step again.
         "contrast_stability": report.get("contrast_stability"),
         "metrics": {"split": report.get("metrics_split", "internal test set, grouped by patient, never used for training or tuning"), **report["test"]} if "test" in report else {},

@@ -9,7 +9,8 @@ pooling + one dense layer exports two outputs (probabilities and the last convol
 feature map) and a card with the dense weights, so the app draws exact class activation maps.
 Any other head (for example Conv -> MaxPool -> Flatten -> Dense) exports probabilities only
 and its card asks the app for an occlusion-sensitivity map. The training report's
-temperature is folded into the graph, so the ONNX probabilities are the calibrated ones.
+temperature (and class offsets, and mirror-image averaging, when the run used them) are folded
+into the graph, so the ONNX probabilities are the calibrated ones.
 Nothing is written unless TensorFlow and ONNX Runtime agree within ``--tolerance``.
 """
 
@@ -134,6 +135,8 @@ def export(args: argparse.Namespace) -> Path:
     graph = build_export_graph(
         model,
         temperature=float(report.get("temperature", 1.0)),
+        class_bias=report.get("class_bias"),
+        test_time_flip=bool(report.get("test_time_flip", False)),
         input_range=args.input_range,
         clahe_clip_limit=args.clahe,
     )

@@ -1,8 +1,14 @@
 """Rebuild a trained Keras classifier into the graph that is exported to ONNX.
 
 The exported graph has named outputs: ``probabilities`` (softmax of logits divided by the
-fitted temperature) and, when the head allows exact class activation maps, ``feature_map``
-(the last convolutional activation feeding global average pooling).
+fitted temperature, plus the fitted per-class offsets if any) and, when the head allows exact
+class activation maps, ``feature_map`` (the last convolutional activation feeding global
+average pooling).
+
+With ``test_time_flip`` the graph runs the network on the image and its mirror image in one
+batch and averages the two feature maps after flipping the second back. Global average
+pooling ignores a flip, so the logits are the mean of both views' logits, and the class
+activation map of the averaged feature map is still exact for the averaged answer.
 """
 
 from __future__ import annotations
@@ -72,8 +78,22 @@ def _preprocessing(model: keras.Model, input_range: str, clahe_clip_limit: float
     )
 
 
+def _mirror_averaged(features_model: keras.Model):
+    """Features of the image and its mirror image, averaged in the image's own orientation."""
+    image = keras.Input(shape=features_model.inputs[0].shape[1:], name="input")
+    both = layers.Lambda(lambda x: keras.ops.concatenate([x, keras.ops.flip(x, axis=2)], axis=0), name="with_mirror")(image)
+    features = features_model(both)
+
+    def average_views(f):
+        half = keras.ops.shape(f)[0] // 2
+        return (f[:half] + keras.ops.flip(f[half:], axis=2)) / 2.0
+
+    return image, layers.Lambda(average_views, name="mirror_average")(features)
+
+
 def build_export_graph(
-    model: keras.Model, *, temperature: float = 1.0, input_range: str = "0-1", clahe_clip_limit: float | None = None
+    model: keras.Model, *, temperature: float = 1.0, class_bias: list[float] | None = None, test_time_flip: bool = False,
+    input_range: str = "0-1", clahe_clip_limit: float | None = None,
 ) -> ExportGraph:
     """Wrap ``model`` so its outputs are calibrated probabilities (+ feature map if exact CAM)."""
     if temperature <= 0:
@@ -88,26 +108,39 @@ def build_export_graph(
         return _opaque_graph(model, temperature, preprocessing)
     kernel, bias = (dense.get_weights() + [None])[:2]
     units = int(kernel.shape[1])
+    features = _gap_feature_tensor(dense)
+    inputs, notes = model.inputs, []
+    pooled = dense.input
+    if test_time_flip:
+        if features is None:
+            raise ValueError("test_time_flip needs a global-average-pooling head")
+        image, features = _mirror_averaged(keras.Model(model.inputs, features))
+        inputs = [image]
+        pooled = layers.GlobalAveragePooling2D(name="gap_of_views")(features)
+        notes.append("logits averaged over the image and its mirror image inside the graph")
     # A copy of the last dense layer without its activation gives the logits exactly.
     linear = layers.Dense(units, activation=None, name="export_logits")
-    logits = linear(dense.input)
+    logits = linear(pooled)
     linear.set_weights([kernel, bias if bias is not None else np.zeros(units, dtype=kernel.dtype)])
-    notes = []
     if units == 1:
         # A sigmoid unit is a two-class softmax with logits (0, z).
         logits = layers.Lambda(lambda z: keras.ops.concatenate([keras.ops.zeros_like(z), z], axis=-1), name="two_class_logits")(logits)
         kernel = np.concatenate([np.zeros_like(kernel), kernel], axis=1)
         notes.append("single sigmoid output exported as two classes (negative, positive)")
     scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits)
+    if class_bias is not None:
+        if len(class_bias) != scaled.shape[-1]:
+            raise ValueError(f"{len(class_bias)} class offsets for {scaled.shape[-1]} classes")
+        offsets = np.asarray(class_bias, dtype="float32")
+        scaled = layers.Lambda(lambda z: z + keras.ops.convert_to_tensor(offsets), name="class_bias")(scaled)
     probabilities = layers.Softmax(name=PROBABILITIES)(scaled)
-    features = _gap_feature_tensor(dense)
     n_classes = max(2, units)
     if features is not None:
         # Models trained here already name their last activation "feature_map"; others get an
         # identity layer with that name so the ONNX output is found by name.
         named = _producer(features).name == FEATURE_MAP
         feature_output = features if named else layers.Identity(name=FEATURE_MAP)(features)
-        graph = keras.Model(model.inputs, [probabilities, feature_output], name="export")
+        graph = keras.Model(inputs, [probabilities, feature_output], name="export")
         heatmap = {"method": "cam", "class_weights": np.asarray(kernel, dtype=float).round(7).tolist()}
         head = "global average pooling + dense: exact class activation maps (equal to Grad-CAM)"
         names = {"probabilities": PROBABILITIES, "feature_map": FEATURE_MAP}

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 
 from training.architectures import LOGITS_LAYER, build_cam_cnn
-from training.calibration import fit_temperature, softmax
+from training.calibration import fit_temperature, fit_temperature_and_bias, softmax
 from training.datasets import (
     Sample,
     group_split,
@@ -128,19 +128,41 @@ def twice_enhanced(images: np.ndarray, task: ImageTask, cache_file: Path) -> np.
     return again
 
 
+def exported_logits(logits_model: keras.Model, images: np.ndarray, task: ImageTask) -> np.ndarray:
+    """The logits the exported graph computes: with ``test_time_flip`` the mean over the image
+    and its mirror image (what conversion/keras_heads.py builds into the ONNX model)."""
+    images = images.astype(np.float32)
+    logits = logits_model.predict(images, batch_size=64, verbose=0)
+    if task.test_time_flip:
+        logits = (logits + logits_model.predict(images[:, :, ::-1, :], batch_size=64, verbose=0)) / 2.0
+    return logits
+
+
 def contrast_stability(
-    logits_model: keras.Model, images: np.ndarray, once_logits: np.ndarray, task: ImageTask, temperature: float
+    logits_model: keras.Model, images: np.ndarray, once_logits: np.ndarray, task: ImageTask, temperature: float,
+    bias: np.ndarray | None,
 ) -> dict:
     """How much predictions move when an already enhanced image is enhanced again."""
-    once = softmax(once_logits, temperature)
+    once = softmax(once_logits, temperature, bias)
     twice_images = enhance_again(images, task)
-    twice = softmax(logits_model.predict(twice_images.astype(np.float32), batch_size=64, verbose=0), temperature)
+    twice = softmax(exported_logits(logits_model, twice_images, task), temperature, bias)
     return {
         "n": int(images.shape[0]),
         "same_label_rate": round(float(np.mean(once.argmax(1) == twice.argmax(1))), 4),
         "mean_abs_probability_change": round(float(np.abs(once - twice).sum(1).mean() / 2), 4),
         "mean_abs_pixel_change": round(float(np.abs(twice_images - images).mean()), 4),
     }
+
+
+def rerun_command(task: ImageTask, epochs: int, init_from: Path | None, peak_rate: float, out_dir: Path) -> str:
+    """The command line that repeats this run."""
+    command = f"python -m training.train_image_model --task {task.id}"
+    if epochs != task.epochs or init_from is not None:
+        command += f" --epochs {epochs}"
+    if init_from is not None:
+        command += f" --init-from {init_from}" + (f" --learning-rate {peak_rate:g}" if epochs > 0 else "")
+        command += f" --out {out_dir.relative_to(REPO_ROOT) if out_dir.is_relative_to(REPO_ROOT) else out_dir}"
+    return command
 
 
 def split_arrays(task: ImageTask, splits: dict[str, list[Sample]], cache_dir: Path):
@@ -150,7 +172,10 @@ def split_arrays(task: ImageTask, splits: dict[str, list[Sample]], cache_dir: Pa
     }
 
 
-def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, epochs: int, seed: int, max_images: int | None) -> dict:
+def train(
+    task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, epochs: int, seed: int, max_images: int | None,
+    init_from: Path | None = None, learning_rate: float | None = None,
+) -> dict:
     started = time.time()
     if task.sample_source is not None:
         samples = task.sample_source(data_root)
@@ -164,31 +189,41 @@ def train(task: ImageTask, *, data_root: Path, out_dir: Path, cache_dir: Path, e
     write_split_lists(splits, split_file, seed=seed, labels=task.labels)
     return fit_and_report(
         task, splits, out_dir=out_dir, cache_dir=cache_dir, epochs=epochs, seed=seed, started=started,
-        split_file=str(split_file.relative_to(REPO_ROOT)) if split_file.is_relative_to(REPO_ROOT) else str(split_file),
+        init_from=init_from, learning_rate=learning_rate, split_file=str(split_file.relative_to(REPO_ROOT)) if split_file.is_relative_to(REPO_ROOT) else str(split_file),
     )
 
 
 def fit_and_report(
     task: ImageTask, splits: dict[str, list[Sample]], *, out_dir: Path, cache_dir: Path, epochs: int, seed: int,
-    started: float, split_file: str,
+    started: float, split_file: str, init_from: Path | None = None, learning_rate: float | None = None,
 ) -> dict:
-    """Train on ``splits["train"]``, stop early and calibrate on "val", report on "test"."""
+    """Train on ``splits["train"]``, stop early and calibrate on "val", report on "test".
+
+    ``init_from``: start from the weights of an earlier run of the same task (same split, same
+    network) instead of random ones: a second, gentler schedule lets a CPU-trained network that
+    still underfits its training set keep learning without paying for the first run again."""
     keras.utils.set_random_seed(seed)
     arrays = split_arrays(task, splits, cache_dir)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
     n_classes = len(task.labels)
 
     classifier = build_cam_cnn(input_size=task.preprocessing.size, n_classes=n_classes, widths=task.widths, head_width=task.head_width, bn_momentum=task.bn_momentum, name=task.id)
+    earlier: dict = {}
+    if init_from is not None:
+        classifier.set_weights(keras.models.load_model(init_from, compile=False).get_weights())
+        earlier_report = init_from.parent / "training_report.json"
+        earlier = json.loads(earlier_report.read_text()) if earlier_report.exists() else {}
+    peak_rate = learning_rate or task.learning_rate
     trainer = keras.Sequential([augmenter(task, seed), classifier], name=f"{task.id}_trainer")
     trainer.build((None, *task.preprocessing.size, 1))
     steps_per_epoch = -(-y_train.size // task.batch_size)
     if task.lr_schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(
             1e-4, decay_steps=steps_per_epoch * max(1, epochs - 1), alpha=0.005,
-            warmup_target=task.learning_rate, warmup_steps=steps_per_epoch,
+            warmup_target=peak_rate, warmup_steps=steps_per_epoch,
         )
     else:
-        rate = task.learning_rate
+        rate = peak_rate
     trainer.compile(
         optimizer=keras.optimizers.AdamW(rate, weight_decay=1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(),
@@ -199,6 +234,7 @@ def fit_and_report(
     alternates = None
     if task.double_contrast_rate > 0 and task.preprocessing.clahe_clip_limit is not None:
         alternates = twice_enhanced(x_train, task, cache_dir / f"{task.id}_train_twice_{x_train.shape[0]}.npz")
+    # --epochs 0 with --init-from re-calibrates and re-reports an earlier run without training.
     trainer.fit(
         ArrayBatches(
             x_train, y_train, batch_size=task.batch_size, weights=weights, seed=seed, shuffle=True,
@@ -216,26 +252,32 @@ def fit_and_report(
             *([keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2, min_lr=1e-5)] if task.lr_schedule == "plateau" else []),
             keras.callbacks.CSVLogger(str(out_dir / "history.csv")),
         ],
-    )
+    ) if epochs > 0 else None
     classifier.save(out_dir / "model.keras")
 
     logits_model = keras.Model(classifier.inputs, classifier.get_layer(LOGITS_LAYER).output)
-    logits = {name: logits_model.predict(arr[0].astype(np.float32), batch_size=64, verbose=0) for name, arr in arrays.items() if name != "train"}
-    temperature = fit_temperature(logits["val"], y_val)
-    val_probs_raw, val_probs = softmax(logits["val"]), softmax(logits["val"], temperature)
-    test_probs_raw, test_probs = softmax(logits["test"]), softmax(logits["test"], temperature)
+    logits = {name: exported_logits(logits_model, arr[0], task) for name, arr in arrays.items() if name != "train"}
+    if n_classes > 2:
+        temperature, bias = fit_temperature_and_bias(logits["val"], y_val)
+    else:
+        temperature, bias = fit_temperature(logits["val"], y_val), None
+    val_probs_raw, val_probs = softmax(logits["val"]), softmax(logits["val"], temperature, bias)
+    test_probs_raw, test_probs = softmax(logits["test"]), softmax(logits["test"], temperature, bias)
     threshold = best_balanced_threshold(val_probs[:, 1], y_val) if task.task == "binary" else None
     report = {
         "task": task.id,
         "labels": list(task.labels),
         "seed": seed,
-        "epochs_run": len(trainer.history.epoch) if trainer.history else epochs,
-        "duration_s": round(time.time() - started, 1),
-        "command": f"python -m training.train_image_model --task {task.id}" + (f" --epochs {epochs}" if epochs != task.epochs else ""),
+        "epochs_run": (len(trainer.history.epoch) if epochs > 0 and trainer.history else epochs) + earlier.get("epochs_run", 0),
+        # A continued run reports the whole path from scratch: the earlier command(s) and time too.
+        "duration_s": round(time.time() - started + earlier.get("duration_s", 0.0), 1),
+        "command": " && ".join(filter(None, [earlier.get("command"), rerun_command(task, epochs, init_from, peak_rate, out_dir)])),
         "split_file": split_file,
         "split_counts": {name: dict(sorted(Counter(int(v) for v in arr[1]).items())) for name, arr in arrays.items()},
         "split_groups": {name: len({s.group for s in members}) for name, members in splits.items()},
         "temperature": round(temperature, 4),
+        "class_bias": [round(float(v), 4) for v in bias] if bias is not None else None,
+        "test_time_flip": task.test_time_flip,
         "threshold": threshold,
         "ece": {
             "val_before": round(summarise(val_probs_raw, y_val, class_names=task.labels, task=task.task)["expected_calibration_error"], 4),
@@ -243,7 +285,7 @@ def fit_and_report(
             "test_before": round(summarise(test_probs_raw, y_test, class_names=task.labels, task=task.task)["expected_calibration_error"], 4),
             "test_after": round(summarise(test_probs, y_test, class_names=task.labels, task=task.task)["expected_calibration_error"], 4),
         },
-        "contrast_stability": contrast_stability(logits_model, x_test, logits["test"], task, temperature) if task.preprocessing.clahe_clip_limit is not None else None,
+        "contrast_stability": contrast_stability(logits_model, x_test, logits["test"], task, temperature, bias) if task.preprocessing.clahe_clip_limit is not None else None,
         "val": summarise(val_probs, y_val, class_names=task.labels, task=task.task, threshold=threshold, derived=task.derived_outputs),
         "test": summarise(test_probs, y_test, class_names=task.labels, task=task.task, threshold=threshold, derived=task.derived_outputs),
     }
@@ -268,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--max-images", type=int, help="train on a subset (smoke tests)")
+    parser.add_argument("--init-from", type=Path, help="continue from the model.keras of an earlier run of this task")
+    parser.add_argument("--learning-rate", type=float, help="peak learning rate (default: the task's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     task = IMAGE_TASKS[args.task]
@@ -276,9 +320,11 @@ def main(argv: list[str] | None = None) -> int:
         data_root=args.data_root,
         out_dir=args.out or REPO_ROOT / "runs" / task.id,
         cache_dir=args.cache,
-        epochs=args.epochs or task.epochs,
+        epochs=task.epochs if args.epochs is None else args.epochs,
         seed=args.seed,
         max_images=args.max_images,
+        init_from=args.init_from,
+        learning_rate=args.learning_rate,
     )
     return 0
 

@@ -96,3 +96,50 @@ def test_parity_check_refuses_an_onnx_file_from_another_model(tmp_path: Path) ->
     images = np.random.default_rng(3).uniform(0, 1, size=(4, SIZE, SIZE, 3)).astype(np.float32)
     with pytest.raises(export_keras.ExportError, match="disagree"):
         export_keras.check_parity(first, onnx_path, names, images, 1e-4)
+
+
+def _gap_model() -> keras.Model:
+    """A small network with the GAP + dense head the app draws exact heat maps from."""
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((SIZE, SIZE, 1))
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu")(inputs)
+    features = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="feature_map")(x)
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    outputs = keras.layers.Dense(3, activation="softmax", name="logits")(pooled)
+    return keras.Model(inputs, outputs)
+
+
+def test_mirror_averaged_graph_answers_the_mean_of_both_views_with_exact_heatmaps(tmp_path: Path) -> None:
+    model = _gap_model()
+    # Left-right asymmetric images, so the two views really differ.
+    images = np.random.default_rng(4).uniform(0, 1, size=(5, SIZE, SIZE, 1)).astype(np.float32)
+    images[:, :, : SIZE // 3] *= 0.2
+    offsets = [0.3, -0.1, -0.2]
+    graph = build_export_graph(model, temperature=1.7, class_bias=offsets, test_time_flip=True)
+    probabilities, feature_map = graph.model.predict(images, verbose=0)
+
+    kernel, dense_bias = model.get_layer("logits").get_weights()
+    features_of = keras.Model(model.inputs, model.get_layer("feature_map").output)
+    plain = features_of.predict(images, verbose=0)
+    mirrored = features_of.predict(images[:, :, ::-1], verbose=0)[:, :, ::-1]
+    np.testing.assert_allclose(feature_map, (plain + mirrored) / 2, atol=1e-5)
+
+    def logits(maps: np.ndarray) -> np.ndarray:
+        return maps.mean(axis=(1, 2)) @ kernel + dense_bias
+
+    mean_logits = (logits(plain) + logits(features_of.predict(images[:, :, ::-1], verbose=0))) / 2
+    expected = np.exp(mean_logits / 1.7 + offsets)
+    np.testing.assert_allclose(probabilities, expected / expected.sum(axis=1, keepdims=True), atol=1e-5)
+    # The card's CAM weights applied to the exported map give back the answer's logits.
+    np.testing.assert_allclose(logits(feature_map), mean_logits, atol=1e-4)
+    assert not np.allclose(probabilities, build_export_graph(model).model.predict(images, verbose=0)[0], atol=1e-3)
+
+    onnx_path = tmp_path / "mirror.onnx"
+    proto = export_keras.convert(graph, onnx_path)
+    parity = export_keras.check_parity(graph, onnx_path, export_keras.output_names(proto, graph), images, 1e-4)
+    assert parity["max_abs_diff_probabilities"] <= 1e-4
+
+
+def test_class_offsets_must_match_the_number_of_classes() -> None:
+    with pytest.raises(ValueError, match="class offsets"):
+        build_export_graph(_gap_model(), class_bias=[0.1, -0.1])

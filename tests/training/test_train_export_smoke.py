@@ -70,3 +70,47 @@ def test_train_then_export_produces_a_loadable_calibrated_model(tmp_path: Path, 
     registry = ModelRegistry.discover(models_dir)
     assert not registry.unavailable, registry.unavailable
     assert [m.card.id for m in registry.available] == ["pneumonia"]
+
+
+def _write_knee_dataset(root: Path, rng: np.random.Generator) -> None:
+    """KL-style folders 0-4; both knees of a patient share the id; grade shows as a bright band."""
+    for subset in ("train", "val"):
+        for grade in range(5):
+            folder = root / "kl_grade" / subset / str(grade)
+            folder.mkdir(parents=True)
+            for i in range(6):
+                pixels = rng.uniform(0, 60, size=(40, 40))
+                pixels[:, : 6 + 6 * grade] += 150  # left-right asymmetric, so the mirror view differs
+                patient = 9000000 + 100 * grade + i + (50 if subset == "val" else 0)
+                Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(folder / f"{patient}{'LR'[i % 2]}.png")
+
+
+def test_mirror_averaged_ordinal_run_is_recalibrated_from_its_weights_and_exported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = dataclasses.replace(
+        tasks.IMAGE_TASKS["knee_kl"],
+        preprocessing=Preprocessing(size=(32, 32), resize="squash", clahe_clip_limit=2.0, clahe_tile_grid=(4, 4)),
+        widths=(4, 4, 8, 8, 8), head_width=8, epochs=1, batch_size=8,
+    )
+    monkeypatch.setitem(tasks.IMAGE_TASKS, "knee_kl", small)
+    _write_knee_dataset(tmp_path / "data", np.random.default_rng(5))
+    common = dict(data_root=tmp_path / "data", cache_dir=tmp_path / "cache", seed=1, max_images=60)
+    first = train_image_model.train(small, out_dir=tmp_path / "first", epochs=1, **common)
+    assert first["test_time_flip"] is True and len(first["class_bias"]) == 5
+
+    # --epochs 0 --init-from: the same weights, calibrated and reported again, with the whole path.
+    again = train_image_model.train(small, out_dir=tmp_path / "again", epochs=0, init_from=tmp_path / "first" / "model.keras", **common)
+    assert again["epochs_run"] == first["epochs_run"]
+    assert again["command"].startswith(first["command"] + " && ") and "--epochs 0 --init-from" in again["command"]
+    assert again["duration_s"] >= first["duration_s"]
+    assert again["class_bias"] == pytest.approx(first["class_bias"], abs=1e-3)
+
+    models_dir = tmp_path / "models"
+    assert export_keras.main(["--source", str(tmp_path / "again" / "model.keras"), "--model-id", "knee_kl", "--out", str(models_dir)]) == 0
+    card = load_card(models_dir / "knee_kl" / "model.json")
+    assert card.raw["test_time_flip"] is True
+    assert card.calibration["class_bias"] == again["class_bias"]
+    assert "mirror image" in card.calibration["method"]
+    registry = ModelRegistry.discover(models_dir)
+    assert not registry.unavailable, registry.unavailable
