@@ -49,8 +49,8 @@ def calibration_entry(report: dict[str, Any]) -> dict[str, Any]:
     if report.get("class_bias") is not None:
         entry["method"] = "temperature scaling and per-class logit offsets, fitted on the validation split's log-likelihood"
         entry["class_bias"] = report["class_bias"]
-    if report.get("test_time_flip"):
-        entry["method"] += "; logits averaged over the image and its mirror image"
+    if report.get("test_time_views"):
+        entry["method"] += "; logits averaged over the image and its " + ", ".join(v.replace("_", " ") for v in report["test_time_views"]) + " view"
     entry["expected_calibration_error"] = report.get("ece", {})
     return entry
 
@@ -103,7 +103,7 @@ def build_image_card(
         "head": graph.head,
         "calibration": calibration_entry(report),
         # Inside the graph: the app runs the model as it would without it.
-        "test_time_flip": bool(report.get("test_time_flip", False)),
+        "test_time_views": list(report.get("test_time_views", [])),
         # How much answers move when an already enhanced image gets the contrast step again.
         "contrast_stability": report.get("contrast_stability"),
         "metrics": {"split": report.get("metrics_split", "internal test set, grouped by patient, never used for training or tuning"), **report["test"]} if "test" in report else {},

@@ -9,7 +9,7 @@ pooling + one dense layer exports two outputs (probabilities and the last convol
 feature map) and a card with the dense weights, so the app draws exact class activation maps.
 Any other head (for example Conv -> MaxPool -> Flatten -> Dense) exports probabilities only
 and its card asks the app for an occlusion-sensitivity map. The training report's
-temperature (and class offsets, and mirror-image averaging, when the run used them) are folded
+temperature (and class offsets, and averaging over re-oriented views, when the run used them) are folded
 into the graph, so the ONNX probabilities are the calibrated ones.
 Nothing is written unless TensorFlow and ONNX Runtime agree within ``--tolerance``.
 """
@@ -136,7 +136,7 @@ def export(args: argparse.Namespace) -> Path:
         model,
         temperature=float(report.get("temperature", 1.0)),
         class_bias=report.get("class_bias"),
-        test_time_flip=bool(report.get("test_time_flip", False)),
+        test_time_views=tuple(report.get("test_time_views", ())),
         input_range=args.input_range,
         clahe_clip_limit=args.clahe,
     )

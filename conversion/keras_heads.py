@@ -5,10 +5,10 @@ fitted temperature, plus the fitted per-class offsets if any) and, when the head
 class activation maps, ``feature_map`` (the last convolutional activation feeding global
 average pooling).
 
-With ``test_time_flip`` the graph runs the network on the image and its mirror image in one
-batch and averages the two feature maps after flipping the second back. Global average
-pooling ignores a flip, so the logits are the mean of both views' logits, and the class
-activation map of the averaged feature map is still exact for the averaged answer.
+With ``test_time_views`` (training/views.py) the graph runs the network on the image and its
+re-oriented views in one batch and averages the feature maps after turning each back. Global
+average pooling ignores orientation, so the logits are the mean of the views' logits, and the
+class activation map of the averaged feature map is still exact for the averaged answer.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 from keras import layers
 
 from desktop.core.model_card import Preprocessing
+from training.views import check_views, undo_view, views_of
 
 __all__ = ["ExportGraph", "build_export_graph"]
 
@@ -78,21 +79,23 @@ def _preprocessing(model: keras.Model, input_range: str, clahe_clip_limit: float
     )
 
 
-def _mirror_averaged(features_model: keras.Model):
-    """Features of the image and its mirror image, averaged in the image's own orientation."""
+def _view_averaged(features_model: keras.Model, views: tuple[str, ...]):
+    """Features of the image and its views, averaged in the image's own orientation."""
     image = keras.Input(shape=features_model.inputs[0].shape[1:], name="input")
-    both = layers.Lambda(lambda x: keras.ops.concatenate([x, keras.ops.flip(x, axis=2)], axis=0), name="with_mirror")(image)
-    features = features_model(both)
+    check_views(views, tuple(image.shape[1:3]))
+    stacked = layers.Lambda(lambda x: keras.ops.concatenate(views_of(x, views, keras.ops), axis=0), name="with_views")(image)
+    features = features_model(stacked)
 
     def average_views(f):
-        half = keras.ops.shape(f)[0] // 2
-        return (f[:half] + keras.ops.flip(f[half:], axis=2)) / 2.0
+        n = keras.ops.shape(f)[0] // (len(views) + 1)
+        parts = [f[:n]] + [undo_view(f[(i + 1) * n : (i + 2) * n], name, keras.ops) for i, name in enumerate(views)]
+        return keras.ops.mean(keras.ops.stack(parts), axis=0)
 
-    return image, layers.Lambda(average_views, name="mirror_average")(features)
+    return image, layers.Lambda(average_views, name="view_average")(features)
 
 
 def build_export_graph(
-    model: keras.Model, *, temperature: float = 1.0, class_bias: list[float] | None = None, test_time_flip: bool = False,
+    model: keras.Model, *, temperature: float = 1.0, class_bias: list[float] | None = None, test_time_views: tuple[str, ...] = (),
     input_range: str = "0-1", clahe_clip_limit: float | None = None,
 ) -> ExportGraph:
     """Wrap ``model`` so its outputs are calibrated probabilities (+ feature map if exact CAM)."""
@@ -111,13 +114,13 @@ def build_export_graph(
     features = _gap_feature_tensor(dense)
     inputs, notes = model.inputs, []
     pooled = dense.input
-    if test_time_flip:
+    if test_time_views:
         if features is None:
-            raise ValueError("test_time_flip needs a global-average-pooling head")
-        image, features = _mirror_averaged(keras.Model(model.inputs, features))
+            raise ValueError("averaging over views needs a global-average-pooling head")
+        image, features = _view_averaged(keras.Model(model.inputs, features), tuple(test_time_views))
         inputs = [image]
         pooled = layers.GlobalAveragePooling2D(name="gap_of_views")(features)
-        notes.append("logits averaged over the image and its mirror image inside the graph")
+        notes.append(f"logits averaged over the image and its views {list(test_time_views)} inside the graph")
     # A copy of the last dense layer without its activation gives the logits exactly.
     linear = layers.Dense(units, activation=None, name="export_logits")
     logits = linear(pooled)

@@ -54,9 +54,9 @@ class ImageTask:
     role: str = "diagnosis"
     positive_label: str | None = None
     horizontal_flip: bool = False
-    # Average the logits over the image and its mirror image, inside the exported graph, for a
-    # network trained with horizontal flips (it has learned both views equally well).
-    test_time_flip: bool = False
+    # Views (training/views.py) whose logits are averaged with the image's own, inside the
+    # exported graph: for a network trained on those orientations, which answers for each.
+    test_time_views: tuple[str, ...] = ()
     vertical_flip: bool = False
     rotation: float = 0.03  # fraction of a full turn either way (0.03 = about 11 degrees)
     # 1.0 = fully balanced class weights; 0.5 = square root, gentler for rare grades.
@@ -112,7 +112,7 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         # makes raw clinic films and enhanced crops look alike to the model.
         preprocessing=Preprocessing(size=(224, 224), resize="squash", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
         horizontal_flip=True,  # left and right knees are mirror images
-        test_time_flip=True,
+        test_time_views=("mirror",),
         class_weight_power=0.5,
         double_contrast_rate=0.3,
         epochs=28,
@@ -145,6 +145,9 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         # Whole radiographs of any shape: padding keeps bone proportions, and 448 px keeps thin
         # cortical breaks a few pixels wide on a typical wrist film.
         preprocessing=Preprocessing(size=(448, 448), resize="pad", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
+        # Films arrive in any orientation and the head learnt all four: averaging them steadies
+        # the answer (grouped CV ROC AUC 0.859 on the original view alone, 0.870 averaged).
+        test_time_views=("mirror", "upside_down", "quarter_turn"),
     ),
     "body_part": ImageTask(
         id="body_part",

@@ -7,8 +7,9 @@ backbone, rebuilt at that size, turns it and three re-oriented views (mirror, up
 quarter turn: films arrive in any orientation) into pooled features. A logistic head reads
 them (see training/transfer_head.py).
 
-The figures are grouped 5-fold cross-validation: each radiograph is scored once, on its
-original view as the app sees it, by a head that never saw it. Each fold also picks its
+The figures are grouped 5-fold cross-validation: each radiograph is scored once, by a head
+that never saw it, on the mean of its four views' features (the exported graph averages the
+same four views, so this is the answer the app shows). Each fold also picks its
 threshold from inner out-of-fold predictions of its own training folds, so the balanced
 accuracy reported is not tuned on the radiographs it is measured on. 95% intervals come
 from a bootstrap over radiographs, overall and per source. A comparison trained on the
@@ -36,14 +37,20 @@ from training.evaluation import best_balanced_threshold, summarise
 from training.sample_sources import fracture_samples, source_of
 from training.tasks import IMAGE_TASKS
 from training.transfer_head import backbone_at, features_of, fit_head, view_set, with_logistic_head
+from training.views import VIEWS
 
 log = logging.getLogger("training.bone_fracture")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def all_features(samples, backbone, spec, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 4 views, features) and the original model images for parity, cached on disk."""
-    key = hashlib.sha256(json.dumps([[s.relative for s in samples], repr(spec)]).encode()).hexdigest()[:16]
+    """(N, 4 views, features) and the original model images for parity, cached on disk.
+
+    The cache key covers the backbone's weights: features of another KL run are never reused."""
+    key_source = hashlib.sha256(json.dumps([[s.relative for s in samples], repr(spec)]).encode())
+    for weights in backbone.get_weights():
+        key_source.update(np.ascontiguousarray(weights).tobytes())
+    key = key_source.hexdigest()[:16]
     cache = cache_dir / f"bone_fracture_features-{key}.npz"
     if cache.exists():
         with np.load(cache) as stored:
@@ -62,6 +69,14 @@ def all_features(samples, backbone, spec, cache_dir: Path) -> tuple[np.ndarray, 
     return np.stack(features), np.stack(parity)
 
 
+def scored_features(features: np.ndarray) -> np.ndarray:
+    """What the exported model's head reads: the mean over the image and its test-time views
+    (view_set's order puts them first; the head is linear, so this averages the views' logits)."""
+    views = IMAGE_TASKS["bone_fracture"].test_time_views
+    assert tuple(views) == VIEWS[: len(views)], "test-time views must follow view_set's order"
+    return features[:, : 1 + len(views)].mean(axis=1)
+
+
 def _training_rows(features: np.ndarray, labels: np.ndarray, rows: np.ndarray):
     views = features.shape[1]
     return (
@@ -78,7 +93,7 @@ def _inner_threshold(features, labels, rows, c_head, seed: int) -> float:
     for k in range(4):
         fit_rows = rows[inner != k]
         head = fit_head(*_training_rows(features, labels, fit_rows), seed=seed, fixed_c=c_head)
-        scores[inner == k] = head.probabilities(features[rows[inner == k], 0])[:, 1]
+        scores[inner == k] = head.probabilities(scored_features(features[rows[inner == k]]))[:, 1]
     return best_balanced_threshold(scores, labels[rows])
 
 
@@ -95,7 +110,7 @@ def cross_validated(samples, features, labels, *, train_sources, seed: int, fold
         train = np.array([i for i in range(labels.size) if i not in held and source_of(samples[i]) in train_sources])
         head = fit_head(*_training_rows(features, labels, train), seed=seed)
         threshold = _inner_threshold(features, labels, train, head.c, seed + k)
-        probs = head.probabilities(features[test, 0])
+        probs = head.probabilities(scored_features(features[test]))
         p_fractured[test], predicted[test] = probs[:, 1], (probs[:, 1] >= threshold).astype(int)
         logits[test] = np.log(np.clip(probs, 1e-7, 1))
         chosen.append({"c": head.c, "threshold": threshold})
@@ -164,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics_split": "grouped 5-fold cross-validation, out-of-fold: every radiograph scored once by a model that never saw it (threshold per fold from inner folds)",
         "regularisation_c": head.c,
         "temperature": round(temperature, 4),
+        "test_time_views": list(task.test_time_views),
         "threshold": threshold,
         "ece": {
             "cv_before": round(summarise(softmax(chosen["logits"]), labels, class_names=task.labels, task="binary")["expected_calibration_error"], 4),

@@ -39,6 +39,7 @@ from training.datasets import (
 )
 from training.evaluation import best_balanced_threshold, summarise
 from training.tasks import IMAGE_TASKS, ImageTask
+from training.views import views_of
 
 log = logging.getLogger("training")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -129,13 +130,10 @@ def twice_enhanced(images: np.ndarray, task: ImageTask, cache_file: Path) -> np.
 
 
 def exported_logits(logits_model: keras.Model, images: np.ndarray, task: ImageTask) -> np.ndarray:
-    """The logits the exported graph computes: with ``test_time_flip`` the mean over the image
-    and its mirror image (what conversion/keras_heads.py builds into the ONNX model)."""
-    images = images.astype(np.float32)
-    logits = logits_model.predict(images, batch_size=64, verbose=0)
-    if task.test_time_flip:
-        logits = (logits + logits_model.predict(images[:, :, ::-1, :], batch_size=64, verbose=0)) / 2.0
-    return logits
+    """The logits the exported graph computes: the mean over the image and the task's
+    ``test_time_views`` (what conversion/keras_heads.py builds into the ONNX model)."""
+    views = views_of(images.astype(np.float32), task.test_time_views)
+    return np.mean([logits_model.predict(np.ascontiguousarray(v), batch_size=64, verbose=0) for v in views], axis=0)
 
 
 def contrast_stability(
@@ -277,7 +275,7 @@ def fit_and_report(
         "split_groups": {name: len({s.group for s in members}) for name, members in splits.items()},
         "temperature": round(temperature, 4),
         "class_bias": [round(float(v), 4) for v in bias] if bias is not None else None,
-        "test_time_flip": task.test_time_flip,
+        "test_time_views": list(task.test_time_views),
         "threshold": threshold,
         "ece": {
             "val_before": round(summarise(val_probs_raw, y_val, class_names=task.labels, task=task.task)["expected_calibration_error"], 4),

@@ -24,6 +24,7 @@ from sklearn.model_selection import GroupKFold  # noqa: E402
 
 from training.architectures import LOGITS_LAYER, PROBABILITIES_LAYER, build_cam_cnn  # noqa: E402
 from training.tasks import IMAGE_TASKS  # noqa: E402
+from training.views import VIEWS, views_of  # noqa: E402
 
 __all__ = ["LinearHead", "backbone_at", "fit_head", "with_logistic_head"]
 
@@ -87,10 +88,8 @@ def with_logistic_head(backbone: keras.Model, head: LinearHead, *, n_classes: in
 
 def view_set(image: np.ndarray, *, rotations: bool) -> np.ndarray:
     """(N, H, W, 1) views of one model image: itself and its mirror, plus turns if allowed."""
-    views = [image, image[:, ::-1]]
-    if rotations:
-        views += [image[::-1], np.rot90(image, 1, axes=(0, 1))]
-    return np.stack(views)
+    names = VIEWS if rotations else ("mirror",)
+    return np.concatenate(views_of(image[None], names))
 
 
 def features_of(backbone: keras.Model) -> Callable[[np.ndarray], np.ndarray]:

@@ -15,6 +15,7 @@ from conversion import export_keras  # noqa: E402
 from conversion.keras_heads import build_export_graph  # noqa: E402
 from desktop.core.model_card import load_card  # noqa: E402
 from desktop.inference.registry import ModelRegistry  # noqa: E402
+from training.views import VIEWS, undo_view, views_of  # noqa: E402
 
 SIZE = 24
 
@@ -109,32 +110,33 @@ def _gap_model() -> keras.Model:
     return keras.Model(inputs, outputs)
 
 
-def test_mirror_averaged_graph_answers_the_mean_of_both_views_with_exact_heatmaps(tmp_path: Path) -> None:
+@pytest.mark.parametrize("views", [("mirror",), VIEWS])
+def test_view_averaged_graph_answers_the_mean_of_all_views_with_exact_heatmaps(tmp_path: Path, views: tuple[str, ...]) -> None:
     model = _gap_model()
-    # Left-right asymmetric images, so the two views really differ.
+    # Asymmetric images, so every view really differs.
     images = np.random.default_rng(4).uniform(0, 1, size=(5, SIZE, SIZE, 1)).astype(np.float32)
-    images[:, :, : SIZE // 3] *= 0.2
+    images[:, : SIZE // 4, : SIZE // 3] *= 0.2
     offsets = [0.3, -0.1, -0.2]
-    graph = build_export_graph(model, temperature=1.7, class_bias=offsets, test_time_flip=True)
+    graph = build_export_graph(model, temperature=1.7, class_bias=offsets, test_time_views=views)
     probabilities, feature_map = graph.model.predict(images, verbose=0)
 
     kernel, dense_bias = model.get_layer("logits").get_weights()
     features_of = keras.Model(model.inputs, model.get_layer("feature_map").output)
-    plain = features_of.predict(images, verbose=0)
-    mirrored = features_of.predict(images[:, :, ::-1], verbose=0)[:, :, ::-1]
-    np.testing.assert_allclose(feature_map, (plain + mirrored) / 2, atol=1e-5)
+    maps = [features_of.predict(np.ascontiguousarray(v), verbose=0) for v in views_of(images, views)]
+    turned_back = [maps[0]] + [undo_view(m, name) for m, name in zip(maps[1:], views)]
+    np.testing.assert_allclose(feature_map, np.mean(turned_back, axis=0), atol=1e-5)
 
-    def logits(maps: np.ndarray) -> np.ndarray:
-        return maps.mean(axis=(1, 2)) @ kernel + dense_bias
+    def logits(feature_maps: np.ndarray) -> np.ndarray:
+        return feature_maps.mean(axis=(1, 2)) @ kernel + dense_bias
 
-    mean_logits = (logits(plain) + logits(features_of.predict(images[:, :, ::-1], verbose=0))) / 2
+    mean_logits = np.mean([logits(m) for m in maps], axis=0)
     expected = np.exp(mean_logits / 1.7 + offsets)
     np.testing.assert_allclose(probabilities, expected / expected.sum(axis=1, keepdims=True), atol=1e-5)
     # The card's CAM weights applied to the exported map give back the answer's logits.
     np.testing.assert_allclose(logits(feature_map), mean_logits, atol=1e-4)
     assert not np.allclose(probabilities, build_export_graph(model).model.predict(images, verbose=0)[0], atol=1e-3)
 
-    onnx_path = tmp_path / "mirror.onnx"
+    onnx_path = tmp_path / "views.onnx"
     proto = export_keras.convert(graph, onnx_path)
     parity = export_keras.check_parity(graph, onnx_path, export_keras.output_names(proto, graph), images, 1e-4)
     assert parity["max_abs_diff_probabilities"] <= 1e-4

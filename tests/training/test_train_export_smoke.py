@@ -85,7 +85,7 @@ def _write_knee_dataset(root: Path, rng: np.random.Generator) -> None:
                 Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(folder / f"{patient}{'LR'[i % 2]}.png")
 
 
-def test_mirror_averaged_ordinal_run_is_recalibrated_from_its_weights_and_exported(
+def test_view_averaged_ordinal_run_is_recalibrated_from_its_weights_and_exported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     small = dataclasses.replace(
@@ -97,7 +97,7 @@ def test_mirror_averaged_ordinal_run_is_recalibrated_from_its_weights_and_export
     _write_knee_dataset(tmp_path / "data", np.random.default_rng(5))
     common = dict(data_root=tmp_path / "data", cache_dir=tmp_path / "cache", seed=1, max_images=60)
     first = train_image_model.train(small, out_dir=tmp_path / "first", epochs=1, **common)
-    assert first["test_time_flip"] is True and len(first["class_bias"]) == 5
+    assert first["test_time_views"] == ["mirror"] and len(first["class_bias"]) == 5
 
     # --epochs 0 --init-from: the same weights, calibrated and reported again, with the whole path.
     again = train_image_model.train(small, out_dir=tmp_path / "again", epochs=0, init_from=tmp_path / "first" / "model.keras", **common)
@@ -109,8 +109,8 @@ def test_mirror_averaged_ordinal_run_is_recalibrated_from_its_weights_and_export
     models_dir = tmp_path / "models"
     assert export_keras.main(["--source", str(tmp_path / "again" / "model.keras"), "--model-id", "knee_kl", "--out", str(models_dir)]) == 0
     card = load_card(models_dir / "knee_kl" / "model.json")
-    assert card.raw["test_time_flip"] is True
+    assert card.raw["test_time_views"] == ["mirror"]
     assert card.calibration["class_bias"] == again["class_bias"]
-    assert "mirror image" in card.calibration["method"]
+    assert card.calibration["method"].endswith("averaged over the image and its mirror view")
     registry = ModelRegistry.discover(models_dir)
     assert not registry.unavailable, registry.unavailable
