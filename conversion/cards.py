@@ -45,12 +45,14 @@ def calibration_entry(report: dict[str, Any]) -> dict[str, Any]:
     """What the training run fitted on its validation split to make probabilities honest."""
     if "temperature" not in report:
         return {}
-    entry: dict[str, Any] = {"method": "temperature scaling on the validation split", "temperature": report["temperature"]}
+    fitted_on = report.get("calibration_data", "the validation split")
+    entry: dict[str, Any] = {"method": f"temperature scaling on {fitted_on}", "temperature": report["temperature"]}
     if report.get("class_bias") is not None:
-        entry["method"] = "temperature scaling and per-class logit offsets, fitted on the validation split's log-likelihood"
+        entry["method"] = f"temperature scaling and per-class logit offsets, fitted on the log-likelihood of {fitted_on}"
         entry["class_bias"] = report["class_bias"]
     if report.get("test_time_views"):
-        entry["method"] += "; logits averaged over the image and its " + ", ".join(v.replace("_", " ") for v in report["test_time_views"]) + " view"
+        views = ", ".join(v.replace("_", " ") for v in report["test_time_views"])
+        entry["method"] += f"; logits averaged over the image and its re-oriented views ({views})"
     entry["expected_calibration_error"] = report.get("ece", {})
     return entry
 

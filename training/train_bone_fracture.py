@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "regularisation_c": head.c,
         "temperature": round(temperature, 4),
         "test_time_views": list(task.test_time_views),
+        "calibration_data": "the pooled out-of-fold cross-validation predictions",
         "threshold": threshold,
         "ece": {
             "cv_before": round(summarise(softmax(chosen["logits"]), labels, class_names=task.labels, task="binary")["expected_calibration_error"], 4),

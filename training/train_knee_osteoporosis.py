@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         "regularisation_c": head.c,
         "fold_regularisation_c": chosen_cv["chosen_c"],
         "temperature": round(temperature, 4),
+        "test_time_views": list(task.test_time_views),
+        "calibration_data": "the pooled out-of-fold cross-validation predictions",
         "threshold": threshold,
         "ece": {
             "cv_before": round(metrics.expected_calibration_error(raw, chosen_cv["labels"]), 4),

@@ -111,6 +111,6 @@ def test_view_averaged_ordinal_run_is_recalibrated_from_its_weights_and_exported
     card = load_card(models_dir / "knee_kl" / "model.json")
     assert card.raw["test_time_views"] == ["mirror"]
     assert card.calibration["class_bias"] == again["class_bias"]
-    assert card.calibration["method"].endswith("averaged over the image and its mirror view")
+    assert card.calibration["method"].endswith("averaged over the image and its re-oriented views (mirror)")
     registry = ModelRegistry.discover(models_dir)
     assert not registry.unavailable, registry.unavailable
