@@ -1,6 +1,6 @@
 """Train the bone fracture model: KL-network features of the whole radiograph + a linear head.
 
-    python -m training.train_bone_fracture            # needs runs/knee_kl/model.keras
+    python -m training.train_bone_fracture            # needs runs/knee_kl_ft/model.keras (the shipped KL network)
 
 Every radiograph is padded (never squashed) to 448 x 448 and contrast-equalised; the KL
 backbone, rebuilt at that size, turns it and three re-oriented views (mirror, upside down,
@@ -36,7 +36,7 @@ from training.datasets import decode_grayscale, write_split_lists
 from training.evaluation import best_balanced_threshold, summarise
 from training.sample_sources import fracture_samples, source_of
 from training.tasks import IMAGE_TASKS
-from training.transfer_head import backbone_at, features_of, fit_head, view_set, with_logistic_head
+from training.transfer_head import backbone_at, display_path, features_of, fit_head, view_set, with_logistic_head
 from training.views import VIEWS
 
 log = logging.getLogger("training.bone_fracture")
@@ -137,7 +137,7 @@ def fold_decision_summary(names, labels: np.ndarray, cv: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
-    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "runs" / "knee_kl" / "model.keras")
+    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "runs" / "knee_kl_ft" / "model.keras")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "bone_fracture")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "cache")
     parser.add_argument("--seed", type=int, default=20261124)
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         "task": task.id,
         "labels": list(task.labels),
         "seed": args.seed,
-        "command": "python -m training.train_bone_fracture",
+        # The backbone is named: the KL network is trained in two steps and either can be read.
+        "command": f"python -m training.train_bone_fracture --kl-model {display_path(args.kl_model)}",
         "duration_s": round(time.time() - started, 1),
         "split_file": str(split_file.relative_to(REPO_ROOT)),
         "split_counts": {"all": {name: int((labels == i).sum()) for i, name in enumerate(task.labels)}},

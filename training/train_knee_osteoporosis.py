@@ -1,6 +1,6 @@
 """Train the knee osteoporosis image model on top of the knee KL model's features.
 
-    python -m training.train_knee_osteoporosis            # needs runs/knee_kl/model.keras
+    python -m training.train_knee_osteoporosis            # needs runs/knee_kl_ft/model.keras (the shipped KL network)
     python -m training.train_knee_osteoporosis --compare  # also cross-validate the other label scheme
 
 About 340 distinct films are too few to train a CNN from scratch, so the model reuses what
@@ -38,7 +38,7 @@ from training.datasets import decode_grayscale  # noqa: E402
 from training.evaluation import best_balanced_threshold, summarise  # noqa: E402
 from training.knee_osteoporosis_data import list_films  # noqa: E402
 from training.tasks import IMAGE_TASKS  # noqa: E402
-from training.transfer_head import LinearHead, backbone_at, fit_head, with_logistic_head  # noqa: E402
+from training.transfer_head import LinearHead, backbone_at, display_path, fit_head, with_logistic_head  # noqa: E402
 
 log = logging.getLogger("training.knee_osteoporosis")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +113,7 @@ def normal_vs_osteoporosis(cv: dict, scheme: tuple[str, ...], threshold: float |
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
-    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "runs" / "knee_kl" / "model.keras")
+    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "runs" / "knee_kl_ft" / "model.keras")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "knee_osteoporosis")
     parser.add_argument("--compare", action="store_true", help="cross-validate both label schemes")
     parser.add_argument("--seed", type=int, default=20261124)
@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         "task": task.id,
         "labels": list(task.labels),
         "seed": args.seed,
-        "command": "python -m training.train_knee_osteoporosis",
+        # The backbone is named: the KL network is trained in two steps and either can be read.
+        "command": f"python -m training.train_knee_osteoporosis --compare --kl-model {display_path(args.kl_model)}",
         "duration_s": round(time.time() - started, 1),
         "data": data_summary,
         "no_joint_found": extra["no_joint_found"],
