@@ -165,7 +165,8 @@ def test_joints_are_saved_reopened_and_printed_per_joint(qtbot, knee_registry, s
         ("Knee on image right", "Radiographic OA", "Normal"),
     ]
     assert dict(content.study_rows)["Knee joints"] == "2 found (image left, image right), outlined on the images"
-    assert "knee on image left" in content.heatmap_caption
+    # Both knees' maps are printed, each named with the result it explains.
+    assert "\u201cGrade 4\u201d (knee on image left), \u201cGrade 0\u201d (knee on image right)" in content.heatmap_caption
     assert len(content.model_notes) == 1  # one model, however many joints it read
 
     pixels = app.controller.image.pixels
@@ -175,12 +176,14 @@ def test_joints_are_saved_reopened_and_printed_per_joint(qtbot, knee_registry, s
         scale = picture.width() / pixels.shape[1]
         assert _box_colour_near(drawn, 96 * scale, 50 * scale) and _box_colour_near(drawn, 63 * scale, 50 * scale)
         assert not _box_colour_near(drawn, 80 * scale, 50 * scale)
-    # The left knee's heat map lies inside the left box only: coloured on its blob, grey between the knees.
+    # Each knee's heat map lies inside its own box: coloured on both knees, grey between them.
     overlay = qimage_to_array(images.overlay.convertToFormat(images.overlay.Format.Format_RGBA8888)).astype(int)
     scale = images.overlay.width() / pixels.shape[1]
-    on_blob = overlay[int(32 * scale), int(32 * scale), :3]
     between = overlay[int(32 * scale), int(80 * scale), :3]
-    assert on_blob.max() - on_blob.min() > 40 and between.max() - between.min() <= 2
+    assert between.max() - between.min() <= 2
+    for column in (32, 128):
+        on_knee = overlay[int(32 * scale), int(column * scale), :3]
+        assert on_knee.max() - on_knee.min() > 40, column
 
     pdftotext = shutil.which("pdftotext")
     if pdftotext is None:

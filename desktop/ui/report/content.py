@@ -166,13 +166,31 @@ def _joints_row(study: StudyRecord) -> tuple[str, str] | None:
     return ("Knee joints", f"{count} found ({names}), outlined on the images" if count > 1 else "1 found, outlined on the images")
 
 
+def explained_predictions(study: StudyRecord) -> tuple[StoredPrediction, ...]:
+    """The heat maps the report shows: those of the first model that has one, on every knee
+    joint it read (each map lies inside its own joint box, so they never overlap)."""
+    first = next((p for p in study.predictions if p.heatmap is not None), None)
+    if first is None:
+        return ()
+    return tuple(p for p in study.predictions if p.model_id == first.model_id and p.heatmap is not None)
+
+
+def _explained_label(p: StoredPrediction) -> str:
+    return f"\u201c{_readable(p.heatmap_label or p.label, p.card)}\u201d"
+
+
 def _heatmap_caption(study: StudyRecord) -> str:
-    explained = next((p for p in study.predictions if p.heatmap is not None), None)
-    if explained is None:
+    explained = explained_predictions(study)
+    if not explained:
         return "No heat map was computed for this study."
-    where = f", {joint_heading(explained.region_side).lower()}" if explained.region_side else ""
-    return (f"Heat map ({explained.heatmap_method.upper()}, {explained.model_name}{where}): red marks the regions that "
-            f"drove \u201c{_readable(explained.heatmap_label or explained.label, explained.card)}\u201d most.")
+    first = explained[0]
+    if len(explained) > 1:
+        per_joint = ", ".join(f"{_explained_label(p)} ({joint_heading(p.region_side).lower()})" for p in explained)
+        return (f"Heat maps ({first.heatmap_method.upper()}, {first.model_name}): red marks the regions that drove "
+                f"each knee's result most: {per_joint}.")
+    where = f", {joint_heading(first.region_side).lower()}" if first.region_side else ""
+    return (f"Heat map ({first.heatmap_method.upper()}, {first.model_name}{where}): red marks the regions that "
+            f"drove {_explained_label(first)} most.")
 
 
 def _finding_rows(p: StoredPrediction) -> list[FindingRow]:

@@ -42,23 +42,23 @@ def _scaled_box(box: tuple[int, int, int, int], picture: QImage, shape: tuple[in
 
 def overlay_image(
     pixels: np.ndarray,
-    heatmap: np.ndarray,
+    maps: Sequence[tuple[np.ndarray, tuple[int, int, int, int] | None]],
     *,
-    region: tuple[int, int, int, int] | None = None,
     max_side: int = REPORT_IMAGE_SIDE,
     opacity: float = DEFAULT_OVERLAY_OPACITY,
 ) -> QImage:
-    """The radiograph with the heat map stretched over its whole extent (or over the knee
-    joint box ``region`` the model read, cut at the image edge), as in the viewer."""
+    """The radiograph with each (heat map, region) drawn as in the viewer: stretched over the
+    whole image when region is None, else over the knee joint box the model read (cut at the
+    image edge)."""
     base = radiograph_image(pixels, max_side=max_side)
-    colours = rgba_to_qimage(heatmap_rgba(heatmap))
     painter = QPainter(base)
     try:
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.setOpacity(min(max(opacity, 0.0), 1.0))
         painter.setClipRect(QRect(0, 0, base.width(), base.height()))
-        target = _scaled_box(region, base, pixels.shape) if region is not None else QRectF(base.rect())
-        painter.drawImage(target, colours)
+        for heatmap, region in maps:
+            target = _scaled_box(region, base, pixels.shape) if region is not None else QRectF(base.rect())
+            painter.drawImage(target, rgba_to_qimage(heatmap_rgba(heatmap)))
     finally:
         painter.end()
     return base

@@ -28,7 +28,7 @@ from PySide6.QtGui import (
 
 from desktop import __version__
 from desktop.core.records.values import RecordError
-from desktop.ui.report.content import ReportContent, report_content
+from desktop.ui.report.content import ReportContent, explained_predictions, report_content
 from desktop.ui.report.document import ReportImages, build_document
 from desktop.ui.report.fonts import REPORT_FAMILIES
 from desktop.ui.report.images import draw_joint_boxes, overlay_image, radiograph_image
@@ -54,9 +54,9 @@ def page_size(name: str) -> QPageSize:
 
 
 def report_images(study: StudyRecord, pixels: np.ndarray, *, logo_path: str = "") -> ReportImages:
-    """The radiograph, its heat-map overlay (first model with a map) and the clinic logo;
-    located knee joints outlined on both pictures."""
-    explained = next((p for p in study.predictions if p.heatmap is not None), None)
+    """The radiograph, its heat-map overlay (first model with a map, on every joint it read)
+    and the clinic logo; located knee joints outlined on both pictures."""
+    explained = explained_predictions(study)
     logo = QImage(logo_path) if logo_path else None
     if logo is not None and logo.isNull():
         log.warning("clinic logo %s cannot be read; the report goes without it", logo_path)
@@ -64,8 +64,8 @@ def report_images(study: StudyRecord, pixels: np.ndarray, *, logo_path: str = ""
     joints = study.knee_joints or ()
     radiograph = draw_joint_boxes(radiograph_image(pixels), joints, image_shape=pixels.shape)
     overlay = None
-    if explained is not None:
-        overlay = overlay_image(pixels, explained.heatmap, region=explained.region)
+    if explained:
+        overlay = overlay_image(pixels, [(p.heatmap, p.region) for p in explained])
         draw_joint_boxes(overlay, joints, image_shape=pixels.shape)
     return ReportImages(radiograph=radiograph, overlay=overlay, logo=logo)
 
