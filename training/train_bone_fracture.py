@@ -1,6 +1,6 @@
 """Train the bone fracture model: KL-network features of the whole radiograph + a linear head.
 
-    python -m training.train_bone_fracture            # needs runs/knee_kl_ft/model.keras (the shipped KL network)
+    python -m training.train_bone_fracture            # needs runs/knee_kl_ft/model.keras (KL network version 1.1.0)
 
 Every radiograph is padded (never squashed) to 448 x 448 and contrast-equalised; the KL
 backbone, rebuilt at that size, turns it and three re-oriented views (mirror, upside down,

@@ -1,6 +1,6 @@
 """Train the knee osteoporosis image model on top of the knee KL model's features.
 
-    python -m training.train_knee_osteoporosis            # needs runs/knee_kl_ft/model.keras (the shipped KL network)
+    python -m training.train_knee_osteoporosis            # needs runs/knee_kl_ft/model.keras (KL network version 1.1.0)
     python -m training.train_knee_osteoporosis --compare  # also cross-validate the other label scheme
 
 About 340 distinct films are too few to train a CNN from scratch, so the model reuses what
