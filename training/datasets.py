@@ -17,10 +17,19 @@ from PIL import Image
 from desktop.core.model_card import Preprocessing
 from desktop.inference.preprocess import model_image
 
-__all__ = ["Sample", "decode_grayscale", "group_split", "groups_by_top_label", "list_samples", "load_cached_arrays", "merge_duplicate_groups"]
+__all__ = ["Sample", "decode_grayscale", "display_path", "group_split", "groups_by_top_label", "list_samples", "load_cached_arrays", "merge_duplicate_groups"]
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def display_path(path: Path) -> str:
+    """``path`` as a command line or card in this repository writes it: relative to the repository."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 @dataclass(frozen=True)

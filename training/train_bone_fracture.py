@@ -32,11 +32,11 @@ from desktop.core import metrics
 from desktop.inference.preprocess import model_image
 from training.calibration import fit_temperature, softmax
 from training.cross_validate import grouped_folds, pooled_metrics, stratified_fold_numbers
-from training.datasets import decode_grayscale, write_split_lists
+from training.datasets import decode_grayscale, display_path, write_split_lists
 from training.evaluation import best_balanced_threshold, summarise
 from training.sample_sources import fracture_samples, source_of
 from training.tasks import IMAGE_TASKS
-from training.transfer_head import backbone_at, display_path, features_of, fit_head, view_set, with_logistic_head
+from training.transfer_head import backbone_at, features_of, fit_head, view_set, with_logistic_head
 from training.views import VIEWS
 
 log = logging.getLogger("training.bone_fracture")
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "task": task.id,
         "labels": list(task.labels),
         "seed": args.seed,
-        # The backbone is named: the KL network is trained in two steps and either can be read.
+        # The backbone is named: the KL network is trained in steps, and any of them can be read.
         "command": f"python -m training.train_bone_fracture --kl-model {display_path(args.kl_model)}",
         "duration_s": round(time.time() - started, 1),
         "split_file": str(split_file.relative_to(REPO_ROOT)),

@@ -30,6 +30,7 @@ from training.architectures import LOGITS_LAYER, build_cam_cnn
 from training.calibration import fit_temperature, fit_temperature_and_bias, softmax
 from training.datasets import (
     Sample,
+    display_path,
     group_split,
     list_samples,
     load_cached_arrays,
@@ -159,7 +160,7 @@ def rerun_command(task: ImageTask, epochs: int, init_from: Path | None, peak_rat
         command += f" --epochs {epochs}"
     if init_from is not None:
         command += f" --init-from {init_from}" + (f" --learning-rate {peak_rate:g}" if epochs > 0 else "")
-        command += f" --out {out_dir.relative_to(REPO_ROOT) if out_dir.is_relative_to(REPO_ROOT) else out_dir}"
+        command += f" --out {display_path(out_dir)}"
     return command
 
 
@@ -187,7 +188,7 @@ def train(
     write_split_lists(splits, split_file, seed=seed, labels=task.labels)
     return fit_and_report(
         task, splits, out_dir=out_dir, cache_dir=cache_dir, epochs=epochs, seed=seed, started=started,
-        init_from=init_from, learning_rate=learning_rate, split_file=str(split_file.relative_to(REPO_ROOT)) if split_file.is_relative_to(REPO_ROOT) else str(split_file),
+        init_from=init_from, learning_rate=learning_rate, split_file=display_path(split_file),
     )
 
 

@@ -34,11 +34,11 @@ from desktop.inference.preprocess import model_image  # noqa: E402
 from desktop.inference.registry import ModelRegistry  # noqa: E402
 from training.calibration import fit_temperature, softmax  # noqa: E402
 from training.cross_validate import bootstrap_ci, stratified_fold_numbers  # noqa: E402
-from training.datasets import decode_grayscale  # noqa: E402
+from training.datasets import decode_grayscale, display_path  # noqa: E402
 from training.evaluation import best_balanced_threshold, summarise  # noqa: E402
 from training.knee_osteoporosis_data import list_films  # noqa: E402
 from training.tasks import IMAGE_TASKS  # noqa: E402
-from training.transfer_head import LinearHead, backbone_at, display_path, fit_head, with_logistic_head  # noqa: E402
+from training.transfer_head import LinearHead, backbone_at, fit_head, with_logistic_head  # noqa: E402
 
 log = logging.getLogger("training.knee_osteoporosis")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "task": task.id,
         "labels": list(task.labels),
         "seed": args.seed,
-        # The backbone is named: the KL network is trained in two steps and either can be read.
+        # The backbone is named: the KL network is trained in steps, and any of them can be read.
         "command": f"python -m training.train_knee_osteoporosis --compare --kl-model {display_path(args.kl_model)}",
         "duration_s": round(time.time() - started, 1),
         "data": data_summary,

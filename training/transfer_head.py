@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,16 +26,9 @@ from training.architectures import LOGITS_LAYER, PROBABILITIES_LAYER, build_cam_
 from training.tasks import IMAGE_TASKS  # noqa: E402
 from training.views import VIEWS, views_of  # noqa: E402
 
-__all__ = ["LinearHead", "backbone_at", "display_path", "fit_head", "with_logistic_head"]
-REPO_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["LinearHead", "backbone_at", "fit_head", "with_logistic_head"]
 
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
-
-
-def display_path(path: Path) -> str:
-    """``path`` as a command line in the README would write it: relative to the repository."""
-    path = Path(path).resolve()
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def backbone_at(kl_model_path, size: tuple[int, int]) -> keras.Model:
