@@ -20,6 +20,8 @@ import numpy as np
 from keras import layers
 
 from desktop.core.model_card import Preprocessing
+# Importing the module registers RootMeanSquareMap, so saved models that use it load.
+from training.architectures import RootMeanSquareMap
 from training.views import check_views, undo_view, views_of
 
 __all__ = ["ExportGraph", "build_export_graph"]
@@ -113,6 +115,12 @@ def build_export_graph(
     units = int(kernel.shape[1])
     features = _gap_feature_tensor(dense)
     inputs, notes = model.inputs, []
+    root_mean_square = features is not None and isinstance(_producer(features), RootMeanSquareMap)
+    if root_mean_square:
+        notes.append(
+            "feature map = squared last activation divided by each channel's root mean square; its average"
+            " is root-mean-square pooling, so the class activation map is exact for the logits"
+        )
     pooled = dense.input
     if test_time_views:
         if features is None:
@@ -145,7 +153,11 @@ def build_export_graph(
         feature_output = features if named else layers.Identity(name=FEATURE_MAP)(features)
         graph = keras.Model(inputs, [probabilities, feature_output], name="export")
         heatmap = {"method": "cam", "class_weights": np.asarray(kernel, dtype=float).round(7).tolist()}
-        head = "global average pooling + dense: exact class activation maps (equal to Grad-CAM)"
+        head = (
+            "root-mean-square pooling (the average of a rescaled feature map) + dense: exact class activation maps"
+            if root_mean_square
+            else "global average pooling + dense: exact class activation maps (equal to Grad-CAM)"
+        )
         names = {"probabilities": PROBABILITIES, "feature_map": FEATURE_MAP}
     else:
         graph = keras.Model(model.inputs, probabilities, name="export")

@@ -5,6 +5,12 @@ one dense layer (``logits``) -> softmax (``probabilities``). With that head the 
 activation map computed from ``feature_map`` and the ``logits`` weights equals Grad-CAM, so
 the app can draw heat maps with ONNX Runtime alone. Layers are looked up by these names,
 never by auto-generated ones.
+
+With ``pooling="root_mean_square"`` the last activation is first turned into a
+:class:`RootMeanSquareMap` (named ``feature_map``): its global average is each channel's
+root mean square, a pooling that lets a few strongly responding places (a thin fracture line
+on a whole radiograph) count for more than an average does, while the head stays
+"global average pooling + dense" and the class activation maps stay exact.
 """
 
 from __future__ import annotations
@@ -12,11 +18,35 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-__all__ = ["FEATURE_MAP_LAYER", "LOGITS_LAYER", "PROBABILITIES_LAYER", "build_cam_cnn"]
+__all__ = ["FEATURE_MAP_LAYER", "LOGITS_LAYER", "POOLINGS", "PROBABILITIES_LAYER", "RootMeanSquareMap", "build_cam_cnn"]
 
 FEATURE_MAP_LAYER = "feature_map"
 LOGITS_LAYER = "logits"
 PROBABILITIES_LAYER = "probabilities"
+POOLINGS = ("average", "root_mean_square")
+
+
+@keras.saving.register_keras_serializable(package="xraydesk")
+class RootMeanSquareMap(layers.Layer):
+    """``f**2 / sqrt(mean(f**2) + eps)`` per image and channel, over the spatial positions.
+
+    The spatial mean of this map is ``m / sqrt(m + eps)`` with ``m = mean(f**2)``: the
+    channel's root mean square (generalised-mean pooling with p = 2) up to ``eps``. A dense
+    layer on that mean is the spatial mean of the dense layer applied at every position, so
+    the class activation map of this map still adds up to the logit exactly.
+    """
+
+    def __init__(self, epsilon: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def call(self, features):
+        squared = keras.ops.square(features)
+        mean_square = keras.ops.mean(squared, axis=(1, 2), keepdims=True)
+        return squared / keras.ops.sqrt(mean_square + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
 
 
 def _conv_bn_relu(x, filters: int, *, name: str, strides: int = 1, activation_name: str | None = None, bn_momentum: float = 0.99):
@@ -33,6 +63,7 @@ def build_cam_cnn(
     head_width: int = 256,
     dropout: float = 0.3,
     bn_momentum: float = 0.99,
+    pooling: str = "average",
     name: str = "cam_cnn",
 ) -> keras.Model:
     """A VGG-style network sized for a 2-core CPU.
@@ -49,9 +80,14 @@ def build_cam_cnn(
         x = _conv_bn_relu(x, width, name=f"stage{stage}a", bn_momentum=bn_momentum)
         x = _conv_bn_relu(x, width, name=f"stage{stage}b", bn_momentum=bn_momentum)
         x = layers.MaxPooling2D(name=f"stage{stage}_pool")(x)
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
     last = len(widths)
     x = _conv_bn_relu(x, widths[-1], name=f"stage{last}a", bn_momentum=bn_momentum)
-    features = _conv_bn_relu(x, head_width, name=f"stage{last}b", activation_name=FEATURE_MAP_LAYER, bn_momentum=bn_momentum)
+    if pooling == "average":
+        features = _conv_bn_relu(x, head_width, name=f"stage{last}b", activation_name=FEATURE_MAP_LAYER, bn_momentum=bn_momentum)
+    else:
+        features = RootMeanSquareMap(name=FEATURE_MAP_LAYER)(_conv_bn_relu(x, head_width, name=f"stage{last}b", bn_momentum=bn_momentum))
     pooled = layers.GlobalAveragePooling2D(name="gap")(features)
     pooled = layers.Dropout(dropout, name="head_dropout")(pooled)
     logits = layers.Dense(n_classes, name=LOGITS_LAYER)(pooled)

@@ -46,8 +46,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def all_features(samples, backbone, spec, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """(N, 4 views, features) and the original model images for parity, cached on disk.
 
-    The cache key covers the backbone's weights: features of another KL run are never reused."""
-    key_source = hashlib.sha256(json.dumps([[s.relative for s in samples], repr(spec)]).encode())
+    The cache key covers the backbone's layers and weights: features of another KL run, or
+    pooled another way, are never reused."""
+    key_source = hashlib.sha256(json.dumps([[s.relative for s in samples], repr(spec), backbone.to_json()]).encode())
     for weights in backbone.get_weights():
         key_source.update(np.ascontiguousarray(weights).tobytes())
     key = key_source.hexdigest()[:16]
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     task = IMAGE_TASKS["bone_fracture"]
     samples = fracture_samples(args.data_root)
     labels = np.array([s.label for s in samples])
-    backbone = backbone_at(args.kl_model, task.preprocessing.size)
+    backbone = backbone_at(args.kl_model, task.preprocessing.size, pooling=task.feature_pooling)
     features, parity = all_features(samples, backbone, task.preprocessing, args.cache)
     files = [s.relative for s in samples]
 

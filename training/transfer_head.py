@@ -28,15 +28,20 @@ from training.views import VIEWS, views_of  # noqa: E402
 
 __all__ = ["LinearHead", "backbone_at", "fit_head", "with_logistic_head"]
 
-C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
+# Wide enough that the chosen C lies inside the grid: the fracture head on root-mean-square
+# pooled features picks 1.0, which a grid ending at 0.3 could not offer.
+C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
-def backbone_at(kl_model_path, size: tuple[int, int]) -> keras.Model:
-    """The KL network rebuilt for ``size`` inputs, up to its pooled features."""
+def backbone_at(kl_model_path, size: tuple[int, int], *, pooling: str = "average") -> keras.Model:
+    """The KL network rebuilt for ``size`` inputs, up to its pooled features.
+
+    ``pooling`` (training/architectures.py) decides how the last activation is pooled; the
+    learnt weights are the same either way."""
     trained = keras.models.load_model(kl_model_path, compile=False)
     task = IMAGE_TASKS["knee_kl"]
     rebuilt = build_cam_cnn(
-        input_size=size, n_classes=len(task.labels), widths=task.widths, head_width=task.head_width, name="kl_backbone"
+        input_size=size, n_classes=len(task.labels), widths=task.widths, head_width=task.head_width, pooling=pooling, name="kl_backbone"
     )
     for layer in rebuilt.layers:
         if layer.weights:

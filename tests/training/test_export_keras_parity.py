@@ -15,6 +15,7 @@ from conversion import export_keras  # noqa: E402
 from conversion.keras_heads import build_export_graph  # noqa: E402
 from desktop.core.model_card import load_card  # noqa: E402
 from desktop.inference.registry import ModelRegistry  # noqa: E402
+from training.architectures import build_cam_cnn  # noqa: E402
 from training.views import VIEWS, undo_view, views_of  # noqa: E402
 
 SIZE = 24
@@ -145,3 +146,33 @@ def test_view_averaged_graph_answers_the_mean_of_all_views_with_exact_heatmaps(t
 def test_class_offsets_must_match_the_number_of_classes() -> None:
     with pytest.raises(ValueError, match="class offsets"):
         build_export_graph(_gap_model(), class_bias=[0.1, -0.1])
+
+
+def test_root_mean_square_pooled_network_keeps_exact_heatmaps_through_save_views_and_onnx(tmp_path: Path) -> None:
+    """The fracture model's head: the exported map's average is each channel's root mean
+    square, the card's CAM weights on it give back the logits, and it survives .keras + ONNX."""
+    keras.utils.set_random_seed(6)
+    network = build_cam_cnn(input_size=(32, 32), n_classes=2, widths=(4, 6, 8), head_width=8, pooling="root_mean_square")
+    network.save(tmp_path / "rms.keras")
+    model = export_keras.load_keras_source(tmp_path / "rms.keras")
+    images = np.random.default_rng(7).uniform(0, 1, size=(4, 32, 32, 1)).astype(np.float32)
+    images[:, :8, :12] *= 0.1
+
+    activation = keras.Model(model.inputs, model.get_layer("stage3b_relu").output).predict(images, verbose=0)
+    rescaled = keras.Model(model.inputs, model.get_layer("feature_map").output).predict(images, verbose=0)
+    mean_square = (activation.astype(np.float64) ** 2).mean(axis=(1, 2))
+    np.testing.assert_allclose(rescaled.mean(axis=(1, 2)), mean_square / np.sqrt(mean_square + 1e-6), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(rescaled.mean(axis=(1, 2)), activation.mean(axis=(1, 2)), atol=1e-3)
+
+    graph = build_export_graph(model, test_time_views=("mirror",))
+    assert graph.head.startswith("root-mean-square pooling")
+    probabilities, feature_map = graph.model.predict(images, verbose=0)
+    kernel, bias = model.get_layer("logits").get_weights()
+    logits = feature_map.mean(axis=(1, 2)) @ kernel + bias
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+
+    onnx_path = tmp_path / "rms.onnx"
+    proto = export_keras.convert(graph, onnx_path)
+    parity = export_keras.check_parity(graph, onnx_path, export_keras.output_names(proto, graph), images, 1e-4)
+    assert parity["max_abs_diff_feature_map"] <= 1e-4
