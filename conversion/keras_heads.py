@@ -67,6 +67,30 @@ def _gap_feature_tensor(dense: layers.Dense):
     return None
 
 
+_MAP_NOTES = {
+    "every_stage": "feature map = every stage's output averaged down to the last stage's grid and stacked;"
+    " its average is each stage's average, so the class activation map is exact for the logits",
+    "root_mean_square": "feature map = squared activation divided by each channel's root mean square; its average"
+    " is root-mean-square pooling, so the class activation map is exact for the logits",
+}
+_HEADS = {
+    ("root_mean_square",): "root-mean-square pooling (the average of a rescaled feature map) + dense: exact class activation maps",
+    ("every_stage",): "global average pooling of every stage's output + dense: exact class activation maps",
+    ("every_stage", "root_mean_square"): "root-mean-square pooling of every stage's output + dense: exact class activation maps",
+}
+
+
+def _feature_map_kind(features) -> tuple[str, ...]:
+    """Which of the training/architectures.py feature maps feeds the pooling, innermost first."""
+    kind, layer = [], _producer(features) if features is not None else None
+    if isinstance(layer, RootMeanSquareMap):
+        kind.append("root_mean_square")
+        layer = _producer(layer.input)
+    if isinstance(layer, layers.Concatenate) and any(isinstance(_producer(t), layers.AveragePooling2D) for t in layer.input):
+        kind.append("every_stage")
+    return tuple(reversed(kind))
+
+
 def _preprocessing(model: keras.Model, input_range: str, clahe_clip_limit: float | None) -> Preprocessing:
     shape = model.inputs[0].shape
     if len(shape) != 4 or shape[1] is None or shape[2] is None:
@@ -115,12 +139,8 @@ def build_export_graph(
     units = int(kernel.shape[1])
     features = _gap_feature_tensor(dense)
     inputs, notes = model.inputs, []
-    root_mean_square = features is not None and isinstance(_producer(features), RootMeanSquareMap)
-    if root_mean_square:
-        notes.append(
-            "feature map = squared last activation divided by each channel's root mean square; its average"
-            " is root-mean-square pooling, so the class activation map is exact for the logits"
-        )
+    map_kind = _feature_map_kind(features)
+    notes.extend(_MAP_NOTES[kind] for kind in map_kind)
     pooled = dense.input
     if test_time_views:
         if features is None:
@@ -153,11 +173,7 @@ def build_export_graph(
         feature_output = features if named else layers.Identity(name=FEATURE_MAP)(features)
         graph = keras.Model(inputs, [probabilities, feature_output], name="export")
         heatmap = {"method": "cam", "class_weights": np.asarray(kernel, dtype=float).round(7).tolist()}
-        head = (
-            "root-mean-square pooling (the average of a rescaled feature map) + dense: exact class activation maps"
-            if root_mean_square
-            else "global average pooling + dense: exact class activation maps (equal to Grad-CAM)"
-        )
+        head = _HEADS.get(map_kind, "global average pooling + dense: exact class activation maps (equal to Grad-CAM)")
         names = {"probabilities": PROBABILITIES, "feature_map": FEATURE_MAP}
     else:
         graph = keras.Model(model.inputs, probabilities, name="export")

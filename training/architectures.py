@@ -18,12 +18,15 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-__all__ = ["FEATURE_MAP_LAYER", "LOGITS_LAYER", "POOLINGS", "PROBABILITIES_LAYER", "RootMeanSquareMap", "build_cam_cnn"]
+__all__ = ["FEATURE_MAP_LAYER", "FEATURE_SCALES", "LOGITS_LAYER", "POOLINGS", "PROBABILITIES_LAYER", "RootMeanSquareMap", "build_cam_cnn"]
 
 FEATURE_MAP_LAYER = "feature_map"
 LOGITS_LAYER = "logits"
 PROBABILITIES_LAYER = "probabilities"
 POOLINGS = ("average", "root_mean_square")
+# "every_stage": the head reads each stage's output (averaged down to the last stage's grid)
+# beside the last activation: fine texture, such as trabecular bone, lives in early stages.
+FEATURE_SCALES = ("last_stage", "every_stage")
 
 
 @keras.saving.register_keras_serializable(package="xraydesk")
@@ -55,6 +58,23 @@ def _conv_bn_relu(x, filters: int, *, name: str, strides: int = 1, activation_na
     return layers.ReLU(name=activation_name or f"{name}_relu")(x)
 
 
+def _every_stage(stage_outputs: list, last_a, last_b, *, name: str):
+    """Each stage's output averaged down to the last stage's grid, stacked with the last
+    stage's two activations. The global average of an evenly averaged-down map is the global
+    average of the map itself, so a dense layer on the pooled stack still has exact CAMs."""
+    grid = last_b.shape[1]
+    resized = [
+        layers.AveragePooling2D(output.shape[1] // grid, name=f"{_producer_name(output)}_to_grid")(output)
+        if output.shape[1] != grid else output
+        for output in stage_outputs
+    ]
+    return layers.Concatenate(name=name)([*resized, last_a, last_b])
+
+
+def _producer_name(tensor) -> str:
+    return tensor._keras_history.operation.name
+
+
 def build_cam_cnn(
     *,
     input_size: tuple[int, int],
@@ -64,6 +84,7 @@ def build_cam_cnn(
     dropout: float = 0.3,
     bn_momentum: float = 0.99,
     pooling: str = "average",
+    scales: str = "last_stage",
     name: str = "cam_cnn",
 ) -> keras.Model:
     """A VGG-style network sized for a 2-core CPU.
@@ -76,18 +97,22 @@ def build_cam_cnn(
     x = _conv_bn_relu(inputs, widths[0], name="stem", strides=2, bn_momentum=bn_momentum)
     x = _conv_bn_relu(x, widths[1], name="stage1a", bn_momentum=bn_momentum)
     x = layers.MaxPooling2D(name="stage1_pool")(x)
+    stage_outputs = [x]
     for stage, width in enumerate(widths[2:-1], start=2):
         x = _conv_bn_relu(x, width, name=f"stage{stage}a", bn_momentum=bn_momentum)
         x = _conv_bn_relu(x, width, name=f"stage{stage}b", bn_momentum=bn_momentum)
         x = layers.MaxPooling2D(name=f"stage{stage}_pool")(x)
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+        stage_outputs.append(x)
+    if pooling not in POOLINGS or scales not in FEATURE_SCALES:
+        raise ValueError(f"pooling must be one of {POOLINGS} and scales one of {FEATURE_SCALES}")
     last = len(widths)
     x = _conv_bn_relu(x, widths[-1], name=f"stage{last}a", bn_momentum=bn_momentum)
-    if pooling == "average":
-        features = _conv_bn_relu(x, head_width, name=f"stage{last}b", activation_name=FEATURE_MAP_LAYER, bn_momentum=bn_momentum)
-    else:
-        features = RootMeanSquareMap(name=FEATURE_MAP_LAYER)(_conv_bn_relu(x, head_width, name=f"stage{last}b", bn_momentum=bn_momentum))
+    plain = pooling == "average" and scales == "last_stage"
+    features = _conv_bn_relu(x, head_width, name=f"stage{last}b", activation_name=FEATURE_MAP_LAYER if plain else None, bn_momentum=bn_momentum)
+    if scales == "every_stage":
+        features = _every_stage(stage_outputs, x, features, name=FEATURE_MAP_LAYER if pooling == "average" else "every_stage")
+    if pooling == "root_mean_square":
+        features = RootMeanSquareMap(name=FEATURE_MAP_LAYER)(features)
     pooled = layers.GlobalAveragePooling2D(name="gap")(features)
     pooled = layers.Dropout(dropout, name="head_dropout")(pooled)
     logits = layers.Dense(n_classes, name=LOGITS_LAYER)(pooled)

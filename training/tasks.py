@@ -65,8 +65,9 @@ class ImageTask:
     double_contrast_rate: float = 0.0
     widths: tuple[int, ...] = (24, 32, 64, 128, 192)
     head_width: int = 256
-    # How the last activation is pooled for the head (training/architectures.py: POOLINGS).
+    # What a transfer head reads (training/architectures.py: POOLINGS, FEATURE_SCALES).
     feature_pooling: str = "average"
+    feature_scales: str = "last_stage"
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -189,6 +190,9 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         positive_label="osteoporosis",
         group_of=str,
         custom_trainer="training.train_knee_osteoporosis",
+        # Bone density shows as trabecular texture, which early stages see best (grouped CV ROC
+        # AUC 0.772 on the last stage alone, see the card for the figure now).
+        feature_scales="every_stage",
         # It reads located joints through the KL backbone, so it takes exactly the KL input.
         preprocessing=Preprocessing(size=(224, 224), resize="squash", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
     ),

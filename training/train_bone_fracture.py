@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     task = IMAGE_TASKS["bone_fracture"]
     samples = fracture_samples(args.data_root)
     labels = np.array([s.label for s in samples])
-    backbone = backbone_at(args.kl_model, task.preprocessing.size, pooling=task.feature_pooling)
+    backbone = backbone_at(args.kl_model, task.preprocessing.size, pooling=task.feature_pooling, scales=task.feature_scales)
     features, parity = all_features(samples, backbone, task.preprocessing, args.cache)
     files = [s.relative for s in samples]
 

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     locator = ModelRegistry.discover(REPO_ROOT / "models").helper("joint_locator")
     if locator is None:
         raise SystemExit("error: models/knee_joint_locator is needed to cut films into joints")
-    kl_backbone = backbone_at(args.kl_model, IMAGE_TASKS["knee_kl"].preprocessing.size, pooling=task.feature_pooling)
+    kl_backbone = backbone_at(args.kl_model, IMAGE_TASKS["knee_kl"].preprocessing.size, pooling=task.feature_pooling, scales=task.feature_scales)
     kl_spec = IMAGE_TASKS["knee_kl"].preprocessing
     per_film, mirrored, extra = joint_features(
         films, locator, lambda views: kl_backbone.predict(views, batch_size=32, verbose=0), kl_spec

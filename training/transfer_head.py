@@ -33,18 +33,20 @@ __all__ = ["LinearHead", "backbone_at", "fit_head", "with_logistic_head"]
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
-def backbone_at(kl_model_path, size: tuple[int, int], *, pooling: str = "average") -> keras.Model:
+def backbone_at(kl_model_path, size: tuple[int, int], *, pooling: str = "average", scales: str = "last_stage") -> keras.Model:
     """The KL network rebuilt for ``size`` inputs, up to its pooled features.
 
-    ``pooling`` (training/architectures.py) decides how the last activation is pooled; the
-    learnt weights are the same either way."""
+    ``pooling`` and ``scales`` (training/architectures.py) decide which activations are pooled
+    and how; the learnt weights are the same either way."""
     trained = keras.models.load_model(kl_model_path, compile=False)
     task = IMAGE_TASKS["knee_kl"]
     rebuilt = build_cam_cnn(
-        input_size=size, n_classes=len(task.labels), widths=task.widths, head_width=task.head_width, pooling=pooling, name="kl_backbone"
+        input_size=size, n_classes=len(task.labels), widths=task.widths, head_width=task.head_width,
+        pooling=pooling, scales=scales, name="kl_backbone",
     )
     for layer in rebuilt.layers:
-        if layer.weights:
+        # The KL grade head is not part of the backbone (and reads fewer features with "every_stage").
+        if layer.weights and layer.name != LOGITS_LAYER:
             layer.set_weights(trained.get_layer(layer.name).get_weights())
     return keras.Model(rebuilt.inputs, rebuilt.get_layer("gap").output, name="kl_features")
 

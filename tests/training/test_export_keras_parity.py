@@ -148,31 +148,51 @@ def test_class_offsets_must_match_the_number_of_classes() -> None:
         build_export_graph(_gap_model(), class_bias=[0.1, -0.1])
 
 
-def test_root_mean_square_pooled_network_keeps_exact_heatmaps_through_save_views_and_onnx(tmp_path: Path) -> None:
-    """The fracture model's head: the exported map's average is each channel's root mean
-    square, the card's CAM weights on it give back the logits, and it survives .keras + ONNX."""
+def _pooled(activations: np.ndarray, pooling: str) -> np.ndarray:
+    """What the head should read from one activation: its average or its root mean square."""
+    if pooling == "average":
+        return activations.mean(axis=(1, 2))
+    mean_square = (activations.astype(np.float64) ** 2).mean(axis=(1, 2))
+    return mean_square / np.sqrt(mean_square + 1e-6)
+
+
+@pytest.mark.parametrize(
+    ("pooling", "scales", "head"),
+    [
+        ("root_mean_square", "last_stage", "root-mean-square pooling (the average"),
+        ("average", "every_stage", "global average pooling of every stage"),
+        ("root_mean_square", "every_stage", "root-mean-square pooling of every stage"),
+    ],
+)
+def test_transfer_feature_maps_keep_exact_heatmaps_through_save_views_and_onnx(tmp_path: Path, pooling: str, scales: str, head: str) -> None:
+    """The fracture and knee osteoporosis heads: the exported map's average is what the head
+    reads (each activation's average or root mean square), the card's CAM weights on it give
+    back the logits, and it survives .keras and ONNX."""
     keras.utils.set_random_seed(6)
-    network = build_cam_cnn(input_size=(32, 32), n_classes=2, widths=(4, 6, 8), head_width=8, pooling="root_mean_square")
-    network.save(tmp_path / "rms.keras")
-    model = export_keras.load_keras_source(tmp_path / "rms.keras")
+    network = build_cam_cnn(input_size=(32, 32), n_classes=2, widths=(4, 6, 8, 10), head_width=8, pooling=pooling, scales=scales)
+    network.save(tmp_path / "net.keras")
+    model = export_keras.load_keras_source(tmp_path / "net.keras")
     images = np.random.default_rng(7).uniform(0, 1, size=(4, 32, 32, 1)).astype(np.float32)
     images[:, :8, :12] *= 0.1
 
-    activation = keras.Model(model.inputs, model.get_layer("stage3b_relu").output).predict(images, verbose=0)
-    rescaled = keras.Model(model.inputs, model.get_layer("feature_map").output).predict(images, verbose=0)
-    mean_square = (activation.astype(np.float64) ** 2).mean(axis=(1, 2))
-    np.testing.assert_allclose(rescaled.mean(axis=(1, 2)), mean_square / np.sqrt(mean_square + 1e-6), rtol=1e-4, atol=1e-6)
-    assert not np.allclose(rescaled.mean(axis=(1, 2)), activation.mean(axis=(1, 2)), atol=1e-3)
+    read = ["stage4b_relu"] if scales == "last_stage" else ["stage1_pool", "stage2_pool", "stage4a_relu", "stage4b_relu"]
+    activations = keras.Model(model.inputs, [model.get_layer(name).output for name in read]).predict(images, verbose=0)
+    activations = activations if isinstance(activations, list) else [activations]
+    exported_map = keras.Model(model.inputs, model.get_layer("feature_map").output).predict(images, verbose=0)
+    # Earlier stages are averaged down to the last stage's 4 x 4 grid before they are pooled.
+    on_grid = [a.reshape(a.shape[0], 4, a.shape[1] // 4, 4, a.shape[2] // 4, a.shape[3]).mean(axis=(2, 4)) for a in activations]
+    expected = np.concatenate([_pooled(a, pooling) for a in on_grid], axis=1)
+    np.testing.assert_allclose(exported_map.mean(axis=(1, 2)), expected, rtol=1e-4, atol=1e-5)
 
     graph = build_export_graph(model, test_time_views=("mirror",))
-    assert graph.head.startswith("root-mean-square pooling")
+    assert graph.head.startswith(head)
     probabilities, feature_map = graph.model.predict(images, verbose=0)
+    assert feature_map.shape[1:3] == (4, 4)
     kernel, bias = model.get_layer("logits").get_weights()
     logits = feature_map.mean(axis=(1, 2)) @ kernel + bias
-    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    np.testing.assert_allclose(probabilities, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), atol=1e-5)
 
-    onnx_path = tmp_path / "rms.onnx"
+    onnx_path = tmp_path / "net.onnx"
     proto = export_keras.convert(graph, onnx_path)
     parity = export_keras.check_parity(graph, onnx_path, export_keras.output_names(proto, graph), images, 1e-4)
     assert parity["max_abs_diff_feature_map"] <= 1e-4
