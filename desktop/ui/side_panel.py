@@ -35,6 +35,14 @@ __all__ = ["AnalysisPanel"]
 DEFAULT_HEATMAP_OPACITY = 50  # percent: the anatomy stays readable under the colours
 
 
+def _let_shrink(combo: QComboBox) -> None:
+    """A combo box sized to its longest entry ("Knee osteoarthritis severity (Kellgren-Lawrence
+    grade)") would widen the whole scrolled panel past the dock and clip every result card on
+    the right; this one shrinks with the dock and shows full names in its drop-down list."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(10)
+
+
 class AnalysisPanel(QWidget):
     """Controls and read-outs for the open study."""
 
@@ -102,6 +110,7 @@ class AnalysisPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Study type:"))
         self.study_type = QComboBox()
+        _let_shrink(self.study_type)
         for part, name in STUDY_TYPES:
             self.study_type.addItem(name, part)
         self.study_type.setToolTip("Which models run: each model is trained on one kind of study.")
@@ -159,6 +168,7 @@ class AnalysisPanel(QWidget):
         model_row = QHBoxLayout()
         self._model_label = QLabel("Model")
         self.heatmap_model = QComboBox()
+        _let_shrink(self.heatmap_model)
         self.heatmap_model.currentIndexChanged.connect(self._model_chosen)
         model_row.addWidget(self._model_label)
         model_row.addWidget(self.heatmap_model, 1)

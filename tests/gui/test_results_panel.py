@@ -132,3 +132,20 @@ def test_probe_text() -> None:
     assert probe_text(None) == ""
     assert probe_text(PixelProbe(3, 4, 0.5)) == "x 3, y 4  value 0.500"
     assert probe_text(PixelProbe(3, 4, 0.5, 1.25, 2.5)).endswith("(1.2, 2.5 mm)")
+
+
+def test_long_model_names_do_not_widen_the_panel_past_its_minimum(qtbot) -> None:
+    """Two explained models put their full names in the heat-map chooser; the panel must
+    still fit its minimum width, or result cards get clipped on the right."""
+    from desktop.ui.side_panel import AnalysisPanel
+
+    side = AnalysisPanel()
+    qtbot.addWidget(side)
+    side.set_heatmap_sources([
+        ("knee_kl", "Knee osteoarthritis severity (Kellgren-Lawrence grade)"),
+        ("knee_osteoporosis", "Knee X-ray: osteoporosis, read from every located joint of the film"),
+    ])
+    side.show()
+    assert side.heatmap_model.isVisible()
+    assert side.heatmap_model.minimumSizeHint().width() < 200
+    assert side.minimumSizeHint().width() <= side.minimumWidth()
