@@ -110,6 +110,16 @@ def normal_vs_osteoporosis(cv: dict, scheme: tuple[str, ...], threshold: float |
     return bootstrap_ci(truth, score, predicted, cv["films"][rows])
 
 
+def _rows_by_source(films, film_indices: np.ndarray) -> dict[str, np.ndarray]:
+    """Positions in the cross-validation output per source folder (images_gobara, ...)."""
+    sources = np.array([films[i].path.parent.parent.name for i in film_indices])
+    return {source: np.flatnonzero(sources == source) for source in sorted(set(sources))}
+
+
+def _subset(cv: dict, rows: np.ndarray) -> dict:
+    return {"films": cv["films"][rows], "labels": cv["labels"][rows], "logits": cv["logits"][rows]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
@@ -177,7 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         },
         "label_schemes": comparison,
         "test": summary,
-        "cross_validation": {"normal_vs_osteoporosis": normal_vs_osteoporosis(chosen_cv, task.labels, threshold)},
+        "cross_validation": {
+            "normal_vs_osteoporosis": normal_vs_osteoporosis(chosen_cv, task.labels, threshold),
+            # The sources differ in look and labelling; one pooled figure can hide a weak one.
+            "per_source": {
+                source: normal_vs_osteoporosis(_subset(chosen_cv, rows), task.labels, threshold)
+                for source, rows in _rows_by_source(films, chosen_cv["films"]).items()
+            },
+        },
     }
     (args.out / "training_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     np.savez_compressed(args.out / "parity_images.npz", images=extra["parity_views"].astype(np.float32))
