@@ -21,7 +21,7 @@ from keras import layers
 
 from desktop.core.model_card import Preprocessing
 # Importing the module registers RootMeanSquareMap, so saved models that use it load.
-from training.architectures import RootMeanSquareMap
+from training.architectures import RootMeanSquareMap, producer
 from training.views import check_views, undo_view, views_of
 
 __all__ = ["ExportGraph", "build_export_graph"]
@@ -42,15 +42,11 @@ class ExportGraph:
     notes: list[str] = field(default_factory=list)
 
 
-def _producer(tensor) -> keras.layers.Layer:
-    return tensor._keras_history.operation  # Keras 3 records the layer that made each tensor
-
-
 def _last_dense(model: keras.Model) -> layers.Dense:
     """The dense layer whose output (maybe through an activation) is the model's output."""
-    layer = _producer(model.outputs[0])
+    layer = producer(model.outputs[0])
     while isinstance(layer, (layers.Activation, layers.Softmax)):
-        layer = _producer(layer.input)
+        layer = producer(layer.input)
     if not isinstance(layer, layers.Dense):
         raise ValueError(f"the model must end in a Dense classifier layer, found {type(layer).__name__}")
     return layer
@@ -58,9 +54,9 @@ def _last_dense(model: keras.Model) -> layers.Dense:
 
 def _gap_feature_tensor(dense: layers.Dense):
     """The 4-D tensor pooled by global average pooling right before ``dense``, else None."""
-    layer = _producer(dense.input)
+    layer = producer(dense.input)
     while isinstance(layer, layers.Dropout):
-        layer = _producer(layer.input)
+        layer = producer(layer.input)
     if isinstance(layer, layers.GlobalAveragePooling2D):
         features = layer.input
         return features if len(features.shape) == 4 else None
@@ -82,11 +78,11 @@ _HEADS = {
 
 def _feature_map_kind(features) -> tuple[str, ...]:
     """Which of the training/architectures.py feature maps feeds the pooling, innermost first."""
-    kind, layer = [], _producer(features) if features is not None else None
+    kind, layer = [], producer(features) if features is not None else None
     if isinstance(layer, RootMeanSquareMap):
         kind.append("root_mean_square")
-        layer = _producer(layer.input)
-    if isinstance(layer, layers.Concatenate) and any(isinstance(_producer(t), layers.AveragePooling2D) for t in layer.input):
+        layer = producer(layer.input)
+    if isinstance(layer, layers.Concatenate) and any(isinstance(producer(t), layers.AveragePooling2D) for t in layer.input):
         kind.append("every_stage")
     return tuple(reversed(kind))
 
@@ -169,7 +165,7 @@ def build_export_graph(
     if features is not None:
         # Models trained here already name their last activation "feature_map"; others get an
         # identity layer with that name so the ONNX output is found by name.
-        named = _producer(features).name == FEATURE_MAP
+        named = producer(features).name == FEATURE_MAP
         feature_output = features if named else layers.Identity(name=FEATURE_MAP)(features)
         graph = keras.Model(inputs, [probabilities, feature_output], name="export")
         heatmap = {"method": "cam", "class_weights": np.asarray(kernel, dtype=float).round(7).tolist()}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-__all__ = ["FEATURE_MAP_LAYER", "FEATURE_SCALES", "LOGITS_LAYER", "POOLINGS", "PROBABILITIES_LAYER", "RootMeanSquareMap", "build_cam_cnn"]
+__all__ = ["FEATURE_MAP_LAYER", "FEATURE_SCALES", "LOGITS_LAYER", "POOLINGS", "PROBABILITIES_LAYER", "RootMeanSquareMap", "build_cam_cnn", "producer"]
 
 FEATURE_MAP_LAYER = "feature_map"
 LOGITS_LAYER = "logits"
@@ -64,15 +64,16 @@ def _every_stage(stage_outputs: list, last_a, last_b, *, name: str):
     average of the map itself, so a dense layer on the pooled stack still has exact CAMs."""
     grid = last_b.shape[1]
     resized = [
-        layers.AveragePooling2D(output.shape[1] // grid, name=f"{_producer_name(output)}_to_grid")(output)
+        layers.AveragePooling2D(output.shape[1] // grid, name=f"{producer(output).name}_to_grid")(output)
         if output.shape[1] != grid else output
         for output in stage_outputs
     ]
     return layers.Concatenate(name=name)([*resized, last_a, last_b])
 
 
-def _producer_name(tensor) -> str:
-    return tensor._keras_history.operation.name
+def producer(tensor) -> keras.layers.Layer:
+    """The layer that made ``tensor`` (Keras 3 records it on every symbolic tensor)."""
+    return tensor._keras_history.operation
 
 
 def build_cam_cnn(
