@@ -40,7 +40,9 @@ _CHILD = textwrap.dedent(
     while True:
         path, sha = write_test_png(images / f"in-{seed}.png", seed=seed, size=96)
         record = store.save_study(make_draft(path, sha))
-        print("committed", record.key, record.report_id, flush=True)
+        # One write per line, so a kill cannot land between its words.
+        sys.stdout.write(f"committed {record.key} {record.report_id}\\n")
+        sys.stdout.flush()
         seed += 1
     """
 )
@@ -98,8 +100,9 @@ def test_sigkill_during_saves_never_leaves_a_partial_study(tmp_path: Path) -> No
                 child.kill()
                 child.wait()
         assert child.returncode == -signal.SIGKILL, f"child ended on its own (seed {seed}): {_err}"
-        for line in out.splitlines():
-            if line.startswith("committed"):
+        # A kill can still cut the last line short; only newline-terminated lines are reports.
+        for line in out.split("\n")[:-1]:
+            if line.startswith("committed "):
                 committed.add(line.split()[2])
         start += 1000  # new image content each round
         try:
