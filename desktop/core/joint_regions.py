@@ -18,18 +18,27 @@ __all__ = [
     "LOCATOR_FAILED_WARNING",
     "NO_JOINT_NOTICE",
     "NO_LOCATOR_WARNING",
+    "TURNED_FILM_NOTICE",
     "JointRegion",
     "joint_heading",
     "side_label",
 ]
 
-JOINT_SIDES = ("image_left", "image_right", "single")
+JOINT_SIDES = ("image_left", "image_right", "image_top", "image_bottom", "single")
 NO_JOINT_NOTICE = "No knee joint was found on this image, so the knee models were not run."
+TURNED_FILM_NOTICE = "The knee joints were found only with the image turned; the knee models read them upright."
 NO_LOCATOR_WARNING = "The knee joint locator is not available: the whole image was graded as one joint."
 LOCATOR_FAILED_WARNING = "The knee joint locator could not read this image: the whole image was graded as one joint."
 
-_LABELS = {"image_left": "image left", "image_right": "image right", "single": "knee joint"}
-_HEADINGS = {"image_left": "Knee on image left", "image_right": "Knee on image right", "single": "Knee joint"}
+# Top and bottom: both knees of a bilateral film scanned sideways lie one above the other.
+_LABELS = {
+    "image_left": "image left", "image_right": "image right", "image_top": "image top", "image_bottom": "image bottom",
+    "single": "knee joint",
+}
+_HEADINGS = {
+    "image_left": "Knee on image left", "image_right": "Knee on image right",
+    "image_top": "Knee at image top", "image_bottom": "Knee at image bottom", "single": "Knee joint",
+}
 
 
 @dataclass(frozen=True)
@@ -43,15 +52,21 @@ class JointRegion:
     box: tuple[int, int, int, int]
     score: float
     side: str  # one of JOINT_SIDES
+    # Quarter turns (counter-clockwise) that stood the joint upright for the knee models: 0 on
+    # a film as taken, otherwise the film was scanned or exported turned.
+    turn: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (command line output, stored studies)."""
-        return {"box": list(self.box), "score": self.score, "side": self.side}
+        return {"box": list(self.box), "score": self.score, "side": self.side, "turn": self.turn}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JointRegion:
         top, left, height, width = (int(v) for v in data["box"])
-        return cls(box=(top, left, height, width), score=float(data.get("score", 0.0)), side=str(data["side"]))
+        return cls(
+            box=(top, left, height, width), score=float(data.get("score", 0.0)), side=str(data["side"]),
+            turn=int(data.get("turn", 0)),  # studies stored before turned films were read have none
+        )
 
 
 def side_label(side: str | None) -> str:

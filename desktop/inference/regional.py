@@ -21,6 +21,7 @@ from desktop.core.joint_regions import (
     LOCATOR_FAILED_WARNING,
     NO_JOINT_NOTICE,
     NO_LOCATOR_WARNING,
+    TURNED_FILM_NOTICE,
     JointRegion,
 )
 from desktop.core.prediction import Prediction
@@ -77,7 +78,15 @@ def find_knee_joints(
 
 def _as_region(joint: KneeJoint) -> JointRegion:
     top, left, height, width = (int(v) for v in joint.box)
-    return JointRegion(box=(top, left, height, width), score=float(joint.score), side=str(joint.side))
+    return JointRegion(box=(top, left, height, width), score=float(joint.score), side=str(joint.side), turn=joint.turn % 4)
+
+
+def _unturned(prediction: Prediction, turn: int) -> Prediction:
+    """A prediction on an upright-turned crop with its heat map turned back to the image as
+    shown, so the viewer and the report lay it over the joint's box unchanged."""
+    if not turn % 4 or prediction.heatmap is None:
+        return prediction
+    return replace(prediction, heatmap=np.ascontiguousarray(np.rot90(prediction.heatmap, -turn)))
 
 
 def _per_joint(
@@ -89,7 +98,7 @@ def _per_joint(
         crop = crop_joint(pixels, joint)
         region = _as_region(joint)
         for model in models:
-            prediction = predict_image(model, crop, with_heatmap=with_heatmap)
+            prediction = _unturned(predict_image(model, crop, with_heatmap=with_heatmap), region.turn)
             answers.append(replace(prediction, region=region.box, region_side=region.side))
     return answers
 
@@ -116,6 +125,8 @@ def run_image_models(
             warnings.append(warning)
         elif not found:
             warnings.append(NO_JOINT_NOTICE)
+        elif any(joint.turn % 4 for joint in found):
+            warnings.append(TURNED_FILM_NOTICE)
     predictions: list[Prediction] = []
     for model in models:
         if model.card.region != KNEE_JOINT:
