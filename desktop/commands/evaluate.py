@@ -24,6 +24,7 @@ from desktop.core.imaging import ImageLoadError, load_image
 from desktop.core.joint_regions import NO_JOINT_NOTICE, NO_LOCATOR_WARNING
 from desktop.core.model_card import CardError, DerivedOutput, ModelCard
 from desktop.core.prediction import Prediction
+from desktop.inference.guard_views import GUARD_ROLE, guard_prediction
 from desktop.inference.predictor import PredictionError
 from desktop.inference.regional import ModelRun, run_image_models, usable_locator
 from desktop.inference.registry import LoadedModel, ModelRegistry
@@ -118,7 +119,11 @@ def evaluate(args: argparse.Namespace, registry: ModelRegistry) -> int:
     skipped = no_joint = 0
     for count, (file, truth) in enumerate(samples, start=1):
         try:
-            run = run_image_models([model], load_image(file).pixels, locator=locator, with_heatmap=False)
+            pixels = load_image(file).pixels
+            if card.role == GUARD_ROLE:  # read in every orientation, as the app asks it
+                run = ModelRun(predictions=(guard_prediction(model, pixels),))
+            else:
+                run = run_image_models([model], pixels, locator=locator, with_heatmap=False)
         except (ImageLoadError, PredictionError) as exc:
             skipped += 1
             print(f"warning: skipped {file}: {exc}", file=sys.stderr)

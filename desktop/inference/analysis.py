@@ -22,15 +22,14 @@ from desktop.core.body_part import (
 )
 from desktop.core.imaging import XRayImage, load_image
 from desktop.core.prediction import Prediction
-from desktop.inference.predictor import PredictionError, predict_image
+from desktop.inference.guard_views import GUARD_ROLE, guard_prediction
+from desktop.inference.predictor import PredictionError
 from desktop.inference.regional import ModelRun, run_image_models, usable_locator
 from desktop.inference.registry import LoadedModel, ModelRegistry
 
 __all__ = ["AnalysisService"]
 
 log = logging.getLogger(__name__)
-
-GUARD_ROLE = "body_part"
 
 
 def _usable_guard(registry: ModelRegistry) -> LoadedModel | None:
@@ -135,8 +134,7 @@ class AnalysisService:
         if self._guard is None:
             return None
         try:
-            # The guard's heat map would explain "why knee", which nobody needs.
-            prediction = predict_image(self._guard, image.pixels, with_heatmap=False)
+            prediction = guard_prediction(self._guard, image.pixels)
         except PredictionError as exc:
             log.warning("body-part guard failed on %s: %s", image.source_path, exc)
             return None

@@ -14,7 +14,7 @@ from desktop.core.body_part import (
     body_part_warnings,
     preselected_study_type,
 )
-from desktop.inference import analysis
+from desktop.inference import guard_views
 from desktop.inference.analysis import AnalysisService
 from desktop.inference.predictor import PredictionError
 from desktop.inference.registry import ModelRegistry
@@ -193,14 +193,14 @@ def test_guard_with_unknown_labels_is_ignored(tmp_path: Path) -> None:
 
 
 def test_failing_guard_does_not_stop_the_models(guarded_service: AnalysisService, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = analysis.predict_image
+    real = guard_views.predict_image
 
     def guard_breaks(model, pixels, *, with_heatmap=True):
         if model.card.role == "body_part":
             raise PredictionError("guard returned NaN")
         return real(model, pixels, with_heatmap=with_heatmap)
 
-    monkeypatch.setattr(analysis, "predict_image", guard_breaks)
+    monkeypatch.setattr(guard_views, "predict_image", guard_breaks)
     result = guarded_service.analyse_guarded(xray_image(guard_image("knee")), default_body_part="chest", with_heatmap=False)
     assert result.check is None and result.warnings == ()
     assert [p.model_id for p in result.predictions] == ["tiny_chest"]
