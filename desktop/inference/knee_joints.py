@@ -6,10 +6,10 @@ at most two are reported, the second only when it sits beside the first like the
 of a bilateral film.
 
 The network knows upright frontal knees only (it scores a knee turned sideways or upside
-down near zero). Films are often scanned or exported turned, so when the image as it is
-holds no joint, the locator looks again with the image turned a quarter either way and a
-half turn, keeps the turn whose joint scores best, and reports it: the knee models then read
-each crop turned upright, while boxes stay in the original image's pixels.
+down near zero). Films are often scanned or exported turned, so unless the image as it is
+holds a clear joint, the locator looks again with the image turned a quarter either way and
+a half turn, keeps the turn whose joint scores best, and reports it: the knee models then
+read each crop turned upright, while boxes stay in the original image's pixels.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ STACKED_SIDES = ("image_top", "image_bottom")
 # numpy.rot90 turns (counter-clockwise quarter turns) tried, in this order, when the image as
 # it is holds no joint: a quarter turn either way first, as sideways scans are the usual case.
 RETRY_TURNS = (1, 3, 2)
+# Clear upright joints score at or above this (scores saturate near 1). A knee turned sideways
+# can still pass the threshold with a lower score (0.97 on some narrow films): then the other
+# turns are tried, and one replaces the joints found as-is only with a clear joint.
+SURE_UPRIGHT = 0.99
 
 
 @dataclass(frozen=True)
@@ -123,19 +127,25 @@ def locate_knee_joints(
     """
     settings = locator_settings(model.card)
     cutoff = settings.threshold if threshold is None else float(threshold)
-    joints = select_joints(joint_candidates(model, pixels, settings=settings), settings, threshold=cutoff)
-    if joints:
-        return joints
     image = np.asarray(pixels)
-    best: tuple[int, list[KneeJoint]] | None = None
+    best = (0, select_joints(joint_candidates(model, image, settings=settings), settings, threshold=cutoff))
+    if _top_score(best[1]) >= SURE_UPRIGHT:
+        return best[1]
+    # Joints found as-is give way only to a clear joint in another turn.
+    needed = SURE_UPRIGHT if best[1] else 0.0
     for turn in RETRY_TURNS:
         found = select_joints(joint_candidates(model, np.rot90(image, turn), settings=settings), settings, threshold=cutoff)
-        if found and (best is None or max(j.score for j in found) > max(j.score for j in best[1])):
+        top = _top_score(found)
+        if found and top >= needed and top > _top_score(best[1]):
             best = (turn, found)
-    if best is None:
-        return []
     turn, found = best
+    if not turn:
+        return found
     return _named_sides([_turned_back(joint, turn, image.shape[:2]) for joint in found])
+
+
+def _top_score(joints: list[KneeJoint]) -> float:
+    return max((joint.score for joint in joints), default=0.0)
 
 
 def turned_box(box: tuple[int, int, int, int], turn: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
