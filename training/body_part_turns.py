@@ -7,7 +7,8 @@
 Every image of the split is read as it is, turned a quarter either way and a half turn. For
 each turn: accuracy, radiographs called "not an X-ray", and the confusion matrix, for the
 guard model on the image as given (``predict_image``) and for the guard as the app, the
-command line and ``evaluate`` ask it (``guard_prediction``: the most radiograph-like turn).
+command line and ``evaluate`` ask it (``read_guard``: the most radiograph-like turn), with how
+often that turn was the upright one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop.core.imaging import load_image
-from desktop.inference.guard_views import RADIOGRAPH_TURN_CONFIDENCE, guard_prediction
+from desktop.inference.guard_views import RADIOGRAPH_TURN_CONFIDENCE, GuardReading, read_guard
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
 from training.sample_sources import BODY_PART_LABELS, body_part_samples
@@ -28,26 +29,33 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _readers(confidences: list[float]) -> dict:
-    readers = {"model_alone": lambda model, pixels: predict_image(model, pixels, with_heatmap=False)}
+    """Name -> read(model, pixels) -> GuardReading."""
+    readers = {"model_alone": lambda model, pixels: GuardReading(predict_image(model, pixels, with_heatmap=False), 0)}
     for confidence in confidences:
         name = "as_the_app_reads_it" + ("" if confidence == RADIOGRAPH_TURN_CONFIDENCE else f"_at_{confidence}")
-        readers[name] = lambda model, pixels, c=confidence: guard_prediction(model, pixels, confidence=c)
+        readers[name] = lambda model, pixels, c=confidence: read_guard(model, pixels, confidence=c)
     return readers
 
 
 def turn_report(model, images: list[tuple[int, np.ndarray]], confidences: list[float]) -> dict:
+    """Per reader and turn: accuracy, radiographs called not an X-ray, the confusion matrix,
+    and per true class how often the answer came from the image stood upright (the turn the
+    app then reads whole-image models in)."""
     labels = list(BODY_PART_LABELS)
     report: dict = {}
     for name, read in _readers(confidences).items():
         for turn in range(4):
             matrix = np.zeros((len(labels), len(labels)), dtype=int)
+            upright = np.zeros(len(labels), dtype=int)
             for truth, pixels in images:
-                answer = read(model, np.ascontiguousarray(np.rot90(pixels, turn)))
-                matrix[truth, int(np.argmax(answer.probabilities))] += 1
+                reading = read(model, np.ascontiguousarray(np.rot90(pixels, turn)))
+                matrix[truth, int(np.argmax(reading.prediction.probabilities))] += 1
+                upright[truth] += (turn + reading.turn) % 4 == 0
             report.setdefault(name, {})[f"turn_{turn}"] = {
                 "accuracy": round(float(np.trace(matrix) / matrix.sum()), 4),
                 "radiographs_called_not_xray": int(matrix[: labels.index("not_xray"), labels.index("not_xray")].sum()),
                 "confusion_matrix": matrix.tolist(),
+                "answered_from_upright": dict(zip(labels, upright.tolist())),
             }
     return report
 

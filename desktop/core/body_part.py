@@ -21,6 +21,7 @@ __all__ = [
     "GUARD_CONFIDENCE",
     "GUARD_LABELS",
     "NOT_XRAY",
+    "TURNED_IMAGE_NOTICE",
     "BodyPartCheck",
     "GuardedAnalysis",
     "body_part_warning",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 NOT_XRAY = "not_xray"
+TURNED_IMAGE_NOTICE = "The image looks turned: the models read it turned upright."
 # The guard's classes: every study type, plus "this is not an X-ray at all".
 GUARD_LABELS = (*BODY_PARTS, NOT_XRAY)
 # Below this top probability the guard is treated as unsure: it neither picks the study type
@@ -62,9 +64,12 @@ class BodyPartCheck:
     probabilities: Mapping[str, float] = field(default_factory=dict)  # every label, in card order
     model_id: str = ""
     model_version: str = ""
+    # Quarter turns (counter-clockwise) of the image the guard answered from: it reads every
+    # turn and answers from the most radiograph-like one, so 0 unless the film came turned.
+    turn: int = 0
 
     @classmethod
-    def from_prediction(cls, prediction: Prediction) -> BodyPartCheck:
+    def from_prediction(cls, prediction: Prediction, *, turn: int = 0) -> BodyPartCheck:
         """The guard's :class:`Prediction` reduced to what the rule needs."""
         probabilities = dict(zip(prediction.labels, prediction.probabilities))
         label = max(probabilities, key=probabilities.__getitem__)
@@ -74,7 +79,13 @@ class BodyPartCheck:
             probabilities={k: float(v) for k, v in probabilities.items()},
             model_id=prediction.model_id,
             model_version=prediction.model_version,
+            turn=turn % 4,
         )
+
+    def upright_turn(self, body_part: str | None) -> int:
+        """The turn that stands the image up for ``body_part`` models: the guard's, when it is
+        confident the image is that body part; 0 otherwise (the image is read as it is)."""
+        return self.turn if self.is_confident and body_part is not None and self.label == body_part else 0
 
     @property
     def is_confident(self) -> bool:
@@ -103,6 +114,7 @@ class BodyPartCheck:
             "confident": self.is_confident,
             "model_id": self.model_id,
             "model_version": self.model_version,
+            "turn": self.turn,
         }
 
     @classmethod
@@ -114,6 +126,7 @@ class BodyPartCheck:
             probabilities={str(k): float(v) for k, v in dict(data.get("probabilities", {})).items()},
             model_id=str(data.get("model_id", "")),
             model_version=str(data.get("model_version", "")),
+            turn=int(data.get("turn", 0)),  # checks stored before the guard read turns have none
         )
 
 

@@ -130,6 +130,12 @@ class ModelCard:
     def is_image_model(self) -> bool:
         return self.preprocessing is not None
 
+    @property
+    def answers_every_turn(self) -> bool:
+        """True when the model averages its answer over quarter turns of the image inside its
+        graph (card ``test_time_views``), so a film turned a quarter needs no turning back."""
+        return "quarter_turn" in tuple(self.raw.get("test_time_views", ()))
+
     def derived(self, output_id: str) -> DerivedOutput:
         for item in self.derived_outputs:
             if item.id == output_id:

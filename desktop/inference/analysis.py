@@ -22,7 +22,7 @@ from desktop.core.body_part import (
 )
 from desktop.core.imaging import XRayImage, load_image
 from desktop.core.prediction import Prediction
-from desktop.inference.guard_views import GUARD_ROLE, guard_prediction
+from desktop.inference.guard_views import GUARD_ROLE, read_guard
 from desktop.inference.predictor import PredictionError
 from desktop.inference.regional import ModelRun, run_image_models, usable_locator
 from desktop.inference.registry import LoadedModel, ModelRegistry
@@ -119,11 +119,15 @@ class AnalysisService:
         models = self.select(body_part=body_part, model_ids=model_ids)
         return self.run_models(models, image, with_heatmap=with_heatmap).predictions
 
-    def run_models(self, models: Sequence[LoadedModel], image: XRayImage, *, with_heatmap: bool = True) -> ModelRun:
-        """``models`` on one image, knee-joint models per located joint (see :mod:`~desktop.inference.regional`)."""
+    def run_models(
+        self, models: Sequence[LoadedModel], image: XRayImage, *, with_heatmap: bool = True, check: BodyPartCheck | None = None
+    ) -> ModelRun:
+        """``models`` on one image, knee-joint models per located joint (see :mod:`~desktop.inference.regional`);
+        with the guard's ``check``, models of the body part it is sure of read the film upright."""
         if not models:
             log.info("no image models to run on %s", image.source_path)
-        return run_image_models(models, image.pixels, locator=self._locator, with_heatmap=with_heatmap)
+        turns = {check.label: check.upright_turn(check.label)} if check is not None else {}
+        return run_image_models(models, image.pixels, locator=self._locator, with_heatmap=with_heatmap, upright_turns=turns)
 
     def check_body_part(self, image: XRayImage) -> BodyPartCheck | None:
         """What the guard says the image shows; None without a usable guard.
@@ -134,11 +138,11 @@ class AnalysisService:
         if self._guard is None:
             return None
         try:
-            prediction = guard_prediction(self._guard, image.pixels)
+            reading = read_guard(self._guard, image.pixels)
         except PredictionError as exc:
             log.warning("body-part guard failed on %s: %s", image.source_path, exc)
             return None
-        check = BodyPartCheck.from_prediction(prediction)
+        check = BodyPartCheck.from_prediction(reading.prediction, turn=reading.turn)
         log.info("body-part guard: %s", check.verdict())
         return check
 
@@ -175,7 +179,7 @@ class AnalysisService:
             else:
                 body_part = default_body_part
         models = self.select(body_part=body_part, model_ids=model_ids)
-        run = self.run_models(models, image, with_heatmap=with_heatmap)
+        run = self.run_models(models, image, with_heatmap=with_heatmap, check=check)
         # From the models, not their answers: knee models that found no joint still ran "for" it.
         guard_warnings = body_part_warnings(check, [m.card.body_part for m in models])
         return GuardedAnalysis(

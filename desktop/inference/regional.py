@@ -12,11 +12,12 @@ a warning says so. The app, the command line and ``evaluate`` all come through h
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from desktop.core.body_part import TURNED_IMAGE_NOTICE
 from desktop.core.joint_regions import (
     LOCATOR_FAILED_WARNING,
     NO_JOINT_NOTICE,
@@ -103,19 +104,32 @@ def _per_joint(
     return answers
 
 
+def _whole_image(model: LoadedModel, pixels: np.ndarray, turn: int, *, with_heatmap: bool) -> Prediction:
+    """``model`` on the whole image, turned ``turn`` quarter turns first (heat map turned back)."""
+    if not turn % 4:
+        return predict_image(model, pixels, with_heatmap=with_heatmap)
+    turned = np.ascontiguousarray(np.rot90(pixels, turn))
+    return _unturned(predict_image(model, turned, with_heatmap=with_heatmap), turn)
+
+
 def run_image_models(
     models: Sequence[LoadedModel],
     pixels: np.ndarray,
     *,
     locator: LoadedModel | None,
     with_heatmap: bool = True,
+    upright_turns: Mapping[str, int] | None = None,
 ) -> ModelRun:
     """Run ``models`` on a decoded image in [0, 1]; knee-joint models per located joint.
 
-    Answers keep the models' order; the knee-joint models' answers form one block, grouped
-    by joint, where the first of them stands. Raises ``PredictionError`` like
-    :func:`~desktop.inference.predictor.predict_image`.
+    ``upright_turns`` maps a body part to the quarter turns that stand this image up (what the
+    body-part guard saw): whole-image models of that body part read the image turned so,
+    unless they answer for every turn themselves. Knee-joint models need none: the locator
+    finds the turn of each joint. Answers keep the models' order; the knee-joint models'
+    answers form one block, grouped by joint, where the first of them stands. Raises
+    ``PredictionError`` like :func:`~desktop.inference.predictor.predict_image`.
     """
+    upright_turns = upright_turns or {}
     regional = [m for m in models if m.card.region == KNEE_JOINT]
     found: list[KneeJoint] | None = None
     warnings: list[str] = []
@@ -130,7 +144,10 @@ def run_image_models(
     predictions: list[Prediction] = []
     for model in models:
         if model.card.region != KNEE_JOINT:
-            predictions.append(predict_image(model, pixels, with_heatmap=with_heatmap))
+            turn = 0 if model.card.answers_every_turn else upright_turns.get(model.card.body_part, 0) % 4
+            predictions.append(_whole_image(model, pixels, turn, with_heatmap=with_heatmap))
+            if turn and TURNED_IMAGE_NOTICE not in warnings:
+                warnings.append(TURNED_IMAGE_NOTICE)
         elif model is regional[0]:
             if found is None:  # no usable locator: the whole image, as before there was one
                 predictions.extend(predict_image(m, pixels, with_heatmap=with_heatmap) for m in regional)

@@ -3,12 +3,16 @@ an X-ray of its body part; photos and unsure images keep the answer for the imag
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from desktop.inference import guard_views
 from desktop.inference.analysis import AnalysisService
+from desktop.core.body_part import TURNED_IMAGE_NOTICE, BodyPartCheck
 from desktop.inference.guard_views import guard_prediction
+from desktop.inference.predictor import predict_image
 from desktop.inference.registry import LoadedModel, ModelRegistry
 from tests.fixtures.images import xray_image
 from tests.fixtures.tiny_models import GUARD_LABELS, guard_image, make_tiny_model_dir
@@ -17,16 +21,19 @@ from tests.fixtures.tiny_models import GUARD_LABELS, guard_image, make_tiny_mode
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> AnalysisService:
     root = tmp_path_factory.mktemp("guard")
-    make_tiny_model_dir(root, model_id="body_part", role="body_part", body_part="any", labels=GUARD_LABELS,
-                        task="multiclass")
+    make_tiny_model_dir(root, model_id="body_part", role="body_part")
     make_tiny_model_dir(root, model_id="tiny_knee", body_part="knee", labels=("0", "1", "2", "3", "4"), task="ordinal")
+    make_tiny_model_dir(root, model_id="tiny_chest")
+    make_tiny_model_dir(root, model_id="tiny_bone", body_part="other_bone", labels=("not_fractured", "fractured"), seed=3)
+    # Like the fracture model: it averages its answer over quarter turns inside its graph.
+    card_file = root / "tiny_bone" / "model.json"
+    card_file.write_text(json.dumps({**json.loads(card_file.read_text()), "test_time_views": ["quarter_turn"]}))
     return AnalysisService(ModelRegistry.discover(root))
 
 
-@pytest.fixture()
-def upright_only(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
-    """Make the tiny guard behave like the real one: a knee X-ray only when the film is
-    upright (its bright band on top), "not an X-ray" in any other turn. Returns what it read."""
+def _reads_upright(monkeypatch: pytest.MonkeyPatch, kind: str) -> list[np.ndarray]:
+    """Make the tiny guard behave like the real one: ``kind`` only when the film is upright
+    (its bright band on top), "not an X-ray" in any other turn. Returns what it read."""
     real, seen = guard_views.predict_image, []
 
     def reads_upright(model: LoadedModel, pixels: np.ndarray, *, with_heatmap: bool = True):
@@ -34,11 +41,16 @@ def upright_only(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
         edges = [pixels[:4].mean(), pixels[-4:].mean(), pixels[:, :4].mean(), pixels[:, -4:].mean()]
         if pixels.min() == pixels.max():  # a flat image: whatever the tiny guard reads its level as
             return real(model, pixels, with_heatmap=with_heatmap)
-        kind = "knee" if int(np.argmax(edges)) == 0 else "not_xray"
-        return real(model, guard_image(kind), with_heatmap=with_heatmap)
+        seen_as = kind if int(np.argmax(edges)) == 0 else "not_xray"
+        return real(model, guard_image(seen_as), with_heatmap=with_heatmap)
 
     monkeypatch.setattr(guard_views, "predict_image", reads_upright)
     return seen
+
+
+@pytest.fixture()
+def upright_only(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    return _reads_upright(monkeypatch, "knee")
 
 
 def _film() -> np.ndarray:
@@ -66,3 +78,38 @@ def test_a_turned_film_runs_its_body_part_models(service: AnalysisService, uprig
     result = service.analyse_guarded(xray_image(np.ascontiguousarray(np.rot90(_film(), 1))), with_heatmap=False)
     assert not result.skipped and result.body_part == "knee" and result.chosen_by_guard
     assert [p.model_id for p in result.predictions] == ["tiny_knee"]
+
+
+@pytest.mark.parametrize("turn", [1, 2, 3])
+def test_whole_image_models_read_a_turned_film_upright(service: AnalysisService, monkeypatch: pytest.MonkeyPatch,
+                                                        turn: int) -> None:
+    _reads_upright(monkeypatch, "chest")
+    upright = _film()
+    upright[40:60, 20:50] = 0.8  # something for the chest model's heat map to point at
+    shown = np.ascontiguousarray(np.rot90(upright, turn))
+    result = service.analyse_guarded(xray_image(shown))
+    assert result.check is not None and result.check.turn == (4 - turn) % 4
+    (prediction,) = result.predictions
+    alone = predict_image(service.registry.get("tiny_chest"), upright)
+    np.testing.assert_allclose(prediction.probabilities, alone.probabilities, atol=1e-6)
+    # The heat map lies on the image as shown, as every whole-image map does.
+    np.testing.assert_allclose(prediction.heatmap, np.rot90(alone.heatmap, turn), atol=1e-6)
+    assert TURNED_IMAGE_NOTICE in result.warnings
+
+
+def test_models_that_answer_every_turn_and_other_body_parts_read_the_film_as_it_is(service: AnalysisService) -> None:
+    shown = np.ascontiguousarray(np.rot90(_film(), 1))
+    sure_bone = BodyPartCheck(label="other_bone", probability=0.9, turn=3)
+    bone = service.analyse_guarded(xray_image(shown), body_part="other_bone", check=sure_bone, with_heatmap=False)
+    alone = predict_image(service.registry.get("tiny_bone"), shown, with_heatmap=False)
+    assert bone.predictions[0].probabilities == alone.probabilities and bone.warnings == ()
+    # A chest study on a film the guard is sure is another bone: not turned by the bone's turn.
+    chest = service.analyse_guarded(xray_image(shown), body_part="chest", check=sure_bone, with_heatmap=False)
+    assert chest.predictions[0].probabilities == predict_image(service.registry.get("tiny_chest"), shown).probabilities
+    assert TURNED_IMAGE_NOTICE not in chest.warnings
+
+
+def test_the_guard_turn_survives_json() -> None:
+    check = BodyPartCheck(label="chest", probability=0.9, probabilities={"chest": 0.9}, turn=1)
+    assert BodyPartCheck.from_dict(json.loads(json.dumps(check.to_dict()))) == check
+    assert BodyPartCheck.from_dict({"label": "knee", "probability": 0.8}).turn == 0
