@@ -15,7 +15,7 @@ from desktop.inference.guard_views import guard_prediction
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import LoadedModel, ModelRegistry
 from tests.fixtures.images import xray_image
-from tests.fixtures.tiny_models import GUARD_LABELS, guard_image, make_tiny_model_dir
+from tests.fixtures.tiny_models import guard_image, make_tiny_model_dir
 
 
 @pytest.fixture(scope="module")
