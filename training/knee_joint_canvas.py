@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from desktop.inference.preprocess import resized
+
 __all__ = ["CanvasPlan", "compose_canvas", "random_plan"]
 
 CROP = 224  # side of the KL crops
@@ -86,8 +88,7 @@ def _joint_tile(crop: np.ndarray, plan: CanvasPlan, background: float, rng: np.r
 
 
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    source = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
-    return np.asarray(source.resize((max(1, width), max(1, height)), Image.Resampling.BILINEAR), dtype=np.float32)
+    return resized(image, max(1, height), max(1, width))
 
 
 def _rotate(tile: np.ndarray, degrees: float, fill: float) -> np.ndarray:

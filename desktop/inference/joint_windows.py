@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from PIL import Image
 
 from desktop.core.model_card import ModelCard
-from desktop.inference.preprocess import clahe
+from desktop.inference.preprocess import clahe, resized
 
 __all__ = [
     "JointCandidate",
@@ -128,12 +127,6 @@ def pad_to_window(image: np.ndarray, side: float) -> tuple[np.ndarray, int, int]
     return padded, top, left
 
 
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    # Pillow widens its bilinear filter when shrinking, so downscaling does not alias.
-    source = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
-    return np.asarray(source.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
-
-
 def level_view(image: np.ndarray, scale: float, settings: LocatorSettings) -> np.ndarray:
     """One pyramid level: ``image`` resized by ``scale`` and equalised as the network expects.
 
@@ -142,7 +135,7 @@ def level_view(image: np.ndarray, scale: float, settings: LocatorSettings) -> np
     rows, cols = image.shape
     height = max(settings.window, round(rows * scale))
     width = max(settings.window, round(cols * scale))
-    scaled = image if (height, width) == (rows, cols) else _resize(image, height, width)
+    scaled = image if (height, width) == (rows, cols) else resized(image, height, width)
     grid = (max(1, round(height / settings.clahe_tile)), max(1, round(width / settings.clahe_tile)))
     return clahe(scaled, clip_limit=settings.clahe_clip_limit, tile_grid=grid)
 
@@ -210,7 +203,7 @@ def joint_candidates(model: LocatorModel, pixels: np.ndarray, *, settings: Locat
     finest = settings.window / sides[-1]
     base = image
     if finest < 0.5:
-        base = _resize(image, max(1, round(image.shape[0] * finest)), max(1, round(image.shape[1] * finest)))
+        base = resized(image, max(1, round(image.shape[0] * finest)), max(1, round(image.shape[1] * finest)))
     base = np.clip(base, 0.0, 1.0)  # after shrinking: clipping millions of pixels costs time
     base_scale_y, base_scale_x = base.shape[0] / image.shape[0], base.shape[1] / image.shape[1]
     boxes: list[tuple[float, float, float, float]] = []

@@ -79,6 +79,13 @@ def clahe(image: np.ndarray, *, clip_limit: float = 2.0, tile_grid: tuple[int, i
     return (top * (1 - wy) + bottom * wy).astype(np.float32)
 
 
+def resized(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image`` (2-D float) resized bilinearly; Pillow widens the filter when shrinking, so
+    downscaling does not alias."""
+    source = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
+    return np.asarray(source.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
 def resize_to_input(image: np.ndarray, spec: Preprocessing) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """Resize to the model's input size; returns the image and its content box."""
     out_h, out_w = spec.size

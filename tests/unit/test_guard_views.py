@@ -113,3 +113,12 @@ def test_the_guard_turn_survives_json() -> None:
     check = BodyPartCheck(label="chest", probability=0.9, probabilities={"chest": 0.9}, turn=1)
     assert BodyPartCheck.from_dict(json.loads(json.dumps(check.to_dict()))) == check
     assert BodyPartCheck.from_dict({"label": "knee", "probability": 0.8}).turn == 0
+
+
+def test_a_large_film_is_turned_as_a_small_copy(service: AnalysisService, upright_only: list[np.ndarray]) -> None:
+    film = np.full((900, 1500), 0.2, dtype=np.float32)
+    film[:100] = 0.9
+    check = service.check_body_part(xray_image(np.ascontiguousarray(np.rot90(film, 3))))
+    assert check is not None and check.label == "knee" and check.turn == 1
+    side = guard_views.WORKING_SIDE_FACTOR * max(service.registry.get("body_part").card.preprocessing.size)
+    assert {max(p.shape) for p in upright_only} == {side}
