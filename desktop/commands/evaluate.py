@@ -24,7 +24,7 @@ from desktop.core.imaging import ImageLoadError, load_image
 from desktop.core.joint_regions import NO_JOINT_NOTICE, NO_LOCATOR_WARNING
 from desktop.core.model_card import CardError, DerivedOutput, ModelCard
 from desktop.core.prediction import Prediction
-from desktop.inference.guard_views import GUARD_ROLE, guard_prediction
+from desktop.inference.guard_views import GUARD_ROLE, read_guard
 from desktop.inference.predictor import PredictionError
 from desktop.inference.regional import ModelRun, run_image_models, usable_locator
 from desktop.inference.registry import LoadedModel, ModelRegistry
@@ -121,7 +121,7 @@ def evaluate(args: argparse.Namespace, registry: ModelRegistry) -> int:
         try:
             pixels = load_image(file).pixels
             if card.role == GUARD_ROLE:  # read in every orientation, as the app asks it
-                run = ModelRun(predictions=(guard_prediction(model, pixels),))
+                run = ModelRun(predictions=(read_guard(model, pixels).prediction,))
             else:
                 run = run_image_models([model], pixels, locator=locator, with_heatmap=False)
         except (ImageLoadError, PredictionError) as exc:

@@ -22,13 +22,14 @@ from desktop.inference.predictor import predict_image
 from desktop.inference.preprocess import resized
 from desktop.inference.registry import LoadedModel
 
-__all__ = ["GUARD_ROLE", "RADIOGRAPH_TURN_CONFIDENCE", "GuardReading", "guard_prediction", "read_guard"]
+__all__ = ["GUARD_ROLE", "RADIOGRAPH_TURN_CONFIDENCE", "GuardReading", "read_guard"]
 
 GUARD_ROLE = "body_part"
 # How sure the guard must be that a turn shows a radiograph to answer from it: the best of
 # 0.6-0.95 on the validation split (above 0.8, turned radiographs start to be called "not an
 # X-ray"; python -m training.body_part_turns --split val). Test figures are in the README.
 RADIOGRAPH_TURN_CONFIDENCE = 0.8
+# Large films are turned as a copy this many times the guard's input side (see _working_copy).
 WORKING_SIDE_FACTOR = 4
 
 
@@ -72,8 +73,3 @@ def read_guard(guard: LoadedModel, pixels: np.ndarray, *, confidence: float = RA
     if scores[best] < confidence:
         best = 0
     return GuardReading(prediction=views[best], turn=best)
-
-
-def guard_prediction(guard: LoadedModel, pixels: np.ndarray, *, confidence: float = RADIOGRAPH_TURN_CONFIDENCE) -> Prediction:
-    """Just the prediction of :func:`read_guard`."""
-    return read_guard(guard, pixels, confidence=confidence).prediction

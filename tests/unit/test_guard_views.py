@@ -11,7 +11,7 @@ import pytest
 from desktop.inference import guard_views
 from desktop.inference.analysis import AnalysisService
 from desktop.core.body_part import TURNED_IMAGE_NOTICE, BodyPartCheck
-from desktop.inference.guard_views import guard_prediction
+from desktop.inference.guard_views import read_guard
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import LoadedModel, ModelRegistry
 from tests.fixtures.images import xray_image
@@ -70,8 +70,9 @@ def test_with_the_guard_unsure_of_every_turn_the_image_as_it_is_answers(service:
     # The tiny guard reads grey levels, so every turn of these images gets the same answer.
     for kind in ("not_xray", "unsure"):
         alone = guard_views.predict_image(service.registry.get("body_part"), guard_image(kind), with_heatmap=False)
-        answer = guard_prediction(service.registry.get("body_part"), guard_image(kind))
-        assert answer.probabilities == alone.probabilities and answer.heatmap is None
+        reading = read_guard(service.registry.get("body_part"), guard_image(kind))
+        assert reading.prediction.probabilities == alone.probabilities and reading.prediction.heatmap is None
+        assert reading.turn == 0
 
 
 def test_a_turned_film_runs_its_body_part_models(service: AnalysisService, upright_only: list[np.ndarray]) -> None:
