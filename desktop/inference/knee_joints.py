@@ -49,7 +49,7 @@ SIDES = ("image_left", "image_right", "single")
 # Sides of two joints found on a turned film that lie one above the other on the image as shown.
 STACKED_SIDES = ("image_top", "image_bottom")
 # numpy.rot90 turns (counter-clockwise quarter turns) tried, in this order, when the image as
-# it is holds no joint: a quarter turn either way first, as sideways scans are the usual case.
+# it is holds no clear joint: a quarter turn either way first, as sideways scans are usual.
 RETRY_TURNS = (1, 3, 2)
 # Clear upright joints score at or above this (scores saturate near 1). A knee turned sideways
 # can still pass the threshold with a lower score (0.97 on some narrow films): then the other
@@ -120,7 +120,8 @@ def select_joints(candidates: list[JointCandidate], settings: LocatorSettings, *
 def locate_knee_joints(
     model: LocatorModel, pixels: np.ndarray, *, threshold: float | None = None
 ) -> list[KneeJoint]:
-    """The knee joints on a decoded grayscale image in [0, 1], left to right; [] when none.
+    """The knee joints on a decoded grayscale image in [0, 1], left to right (top to bottom on
+    a film turned sideways); [] when none.
 
     ``model`` is the loaded ``joint_locator`` model (``registry.helper("joint_locator")``);
     ``threshold`` overrides its card's decision threshold (for evaluation sweeps).
