@@ -94,6 +94,8 @@ def build_cam_cnn(
     convolutions dominate CPU time; each later stage doubles the width after a max-pool. The
     last stage keeps a 1/16 resolution feature map (14x14 at 224 px) so heat maps stay useful.
     """
+    if pooling not in POOLINGS or scales not in FEATURE_SCALES:
+        raise ValueError(f"pooling must be one of {POOLINGS} and scales one of {FEATURE_SCALES}")
     inputs = keras.Input(shape=(*input_size, 1), name="input")
     x = _conv_bn_relu(inputs, widths[0], name="stem", strides=2, bn_momentum=bn_momentum)
     x = _conv_bn_relu(x, widths[1], name="stage1a", bn_momentum=bn_momentum)
@@ -104,8 +106,6 @@ def build_cam_cnn(
         x = _conv_bn_relu(x, width, name=f"stage{stage}b", bn_momentum=bn_momentum)
         x = layers.MaxPooling2D(name=f"stage{stage}_pool")(x)
         stage_outputs.append(x)
-    if pooling not in POOLINGS or scales not in FEATURE_SCALES:
-        raise ValueError(f"pooling must be one of {POOLINGS} and scales one of {FEATURE_SCALES}")
     last = len(widths)
     x = _conv_bn_relu(x, widths[-1], name=f"stage{last}a", bn_momentum=bn_momentum)
     plain = pooling == "average" and scales == "last_stage"

@@ -82,10 +82,11 @@ class BodyPartCheck:
             turn=turn % 4,
         )
 
-    def upright_turn(self, body_part: str | None) -> int:
-        """The turn that stands the image up for ``body_part`` models: the guard's, when it is
-        confident the image is that body part; 0 otherwise (the image is read as it is)."""
-        return self.turn if self.is_confident and body_part is not None and self.label == body_part else 0
+    @property
+    def upright_turns(self) -> dict[str, int]:
+        """Body part -> the turn that stands the image up for its models: the guard's turn for
+        the body part it is confident of; none otherwise (the image is read as it is)."""
+        return {self.label: self.turn} if self.is_confident else {}
 
     @property
     def is_confident(self) -> bool:

@@ -126,7 +126,7 @@ class AnalysisService:
         with the guard's ``check``, models of the body part it is sure of read the film upright."""
         if not models:
             log.info("no image models to run on %s", image.source_path)
-        turns = {check.label: check.upright_turn(check.label)} if check is not None else {}
+        turns = check.upright_turns if check is not None else {}
         return run_image_models(models, image.pixels, locator=self._locator, with_heatmap=with_heatmap, upright_turns=turns)
 
     def check_body_part(self, image: XRayImage) -> BodyPartCheck | None:

@@ -172,7 +172,7 @@ def _named_sides(joints: list[KneeJoint]) -> list[KneeJoint]:
     """Sides as the user sees the original image: left/right, or top/bottom when the two
     joints lie one above the other (a bilateral film turned sideways)."""
     if len(joints) != 2:
-        return [KneeJoint(j.box, j.score, "single", j.turn) for j in joints]
+        return joints  # a lone joint is "single" whatever the turn
     centres = [(j.box[0] + j.box[2] / 2, j.box[1] + j.box[3] / 2) for j in joints]
     stacked = abs(centres[0][0] - centres[1][0]) > abs(centres[0][1] - centres[1][1])
     axis, names = (0, STACKED_SIDES) if stacked else (1, SIDES[:2])
