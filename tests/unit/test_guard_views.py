@@ -14,7 +14,7 @@ from desktop.core.body_part import TURNED_IMAGE_NOTICE, BodyPartCheck
 from desktop.inference.guard_views import read_guard
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import LoadedModel, ModelRegistry
-from tests.fixtures.images import xray_image
+from tests.fixtures.images import top_edge_is_brightest, xray_image
 from tests.fixtures.tiny_models import guard_image, make_tiny_model_dir
 
 
@@ -38,10 +38,9 @@ def _reads_upright(monkeypatch: pytest.MonkeyPatch, kind: str) -> list[np.ndarra
 
     def reads_upright(model: LoadedModel, pixels: np.ndarray, *, with_heatmap: bool = True):
         seen.append(pixels)
-        edges = [pixels[:4].mean(), pixels[-4:].mean(), pixels[:, :4].mean(), pixels[:, -4:].mean()]
         if pixels.min() == pixels.max():  # a flat image: whatever the tiny guard reads its level as
             return real(model, pixels, with_heatmap=with_heatmap)
-        seen_as = kind if int(np.argmax(edges)) == 0 else "not_xray"
+        seen_as = kind if top_edge_is_brightest(pixels, 4) else "not_xray"
         return real(model, guard_image(seen_as), with_heatmap=with_heatmap)
 
     monkeypatch.setattr(guard_views, "predict_image", reads_upright)

@@ -16,7 +16,7 @@ from desktop.inference.knee_joints import KneeJoint, crop_joint, locate_knee_joi
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import LoadedModel, ModelRegistry
 from tests.fixtures.fake_locator import ScriptedJoints, bilateral_film, with_locator
-from tests.fixtures.images import xray_image
+from tests.fixtures.images import top_edge_is_brightest, xray_image
 from tests.fixtures.knee_joint_model import box_iou, make_square_locator_dir, square_film
 from tests.fixtures.tiny_models import make_tiny_model_dir
 
@@ -34,9 +34,8 @@ class UprightSession:
     def run(self, tensor: np.ndarray, *, outputs: Any = None) -> dict[str, np.ndarray]:
         probabilities = np.array(self.inner.run(tensor, outputs=outputs)["probabilities"], copy=True)
         level = tensor[0, :, :, 0]
-        edge = max(1, int(level.shape[0] * BAND / 2))
-        edges = [level[:edge].mean(), level[-edge:].mean(), level[:, :edge].mean(), level[:, -edge:].mean()]
-        gain = 1.33 if int(np.argmax(edges)) == 0 else self.sideways
+        upright = top_edge_is_brightest(level, max(1, int(level.shape[0] * BAND / 2)))
+        gain = 1.33 if upright else self.sideways
         probabilities[..., 1] = np.minimum(1.0, probabilities[..., 1] * gain)
         probabilities[..., 0] = 1.0 - probabilities[..., 1]
         return {"probabilities": probabilities}
