@@ -13,6 +13,7 @@ preprocessed test images for the exporter's TensorFlow-vs-ONNX check). The split
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -158,8 +159,12 @@ def rerun_command(task: ImageTask, epochs: int, init_from: Path | None, peak_rat
     command = f"python -m training.train_image_model --task {task.id}"
     if epochs != task.epochs or init_from is not None:
         command += f" --epochs {epochs}"
+    default = IMAGE_TASKS[task.id]
+    if (task.widths, task.head_width) != (default.widths, default.head_width):
+        command += f" --widths {' '.join(map(str, task.widths))} --head-width {task.head_width}"
     if init_from is not None:
         command += f" --init-from {init_from}" + (f" --learning-rate {peak_rate:g}" if epochs > 0 else "")
+    if init_from is not None or out_dir != REPO_ROOT / "runs" / task.id:
         command += f" --out {display_path(out_dir)}"
     return command
 
@@ -230,6 +235,14 @@ def fit_and_report(
     )
     weights = class_weights(y_train, n_classes, task.class_weight_power)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # A run longer than one sitting (hours on a 2-core CPU) is backed up after every epoch and
+    # picks up where it stopped when the same command is run again; the backup is deleted
+    # once fit() completes. Early stopping restarts its patience count on resuming.
+    backup_dir = out_dir / "interrupted_run_backup"
+    resuming = backup_dir.exists()
+    # Seconds spent in earlier sittings, so the report counts the whole run.
+    sitting_clock = out_dir / "interrupted_run_seconds.txt"
+    earlier_sittings = float(sitting_clock.read_text()) if resuming and sitting_clock.exists() else 0.0
     alternates = None
     if task.double_contrast_rate > 0 and task.preprocessing.clahe_clip_limit is not None:
         alternates = twice_enhanced(x_train, task, cache_dir / f"{task.id}_train_twice_{x_train.shape[0]}.npz")
@@ -249,9 +262,12 @@ def fit_and_report(
                 start_from_epoch=0 if task.lr_schedule == "plateau" else epochs // 2,
             ),
             *([keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.3, patience=2, min_lr=1e-5)] if task.lr_schedule == "plateau" else []),
-            keras.callbacks.CSVLogger(str(out_dir / "history.csv")),
+            keras.callbacks.BackupAndRestore(str(backup_dir)),
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: sitting_clock.write_text(f"{time.time() - started + earlier_sittings:.1f}")),
+            keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=resuming),
         ],
     ) if epochs > 0 else None
+    sitting_clock.unlink(missing_ok=True)
     classifier.save(out_dir / "model.keras")
 
     logits_model = keras.Model(classifier.inputs, classifier.get_layer(LOGITS_LAYER).output)
@@ -267,9 +283,10 @@ def fit_and_report(
         "task": task.id,
         "labels": list(task.labels),
         "seed": seed,
-        "epochs_run": (len(trainer.history.epoch) if epochs > 0 and trainer.history else epochs) + earlier.get("epochs_run", 0),
+        # A resumed fit() numbers its epochs on from where the interrupted sitting stopped.
+        "epochs_run": (trainer.history.epoch[-1] + 1 if epochs > 0 and trainer.history and trainer.history.epoch else 0) + earlier.get("epochs_run", 0),
         # A continued run reports the whole path from scratch: the earlier command(s) and time too.
-        "duration_s": round(time.time() - started + earlier.get("duration_s", 0.0), 1),
+        "duration_s": round(time.time() - started + earlier_sittings + earlier.get("duration_s", 0.0), 1),
         "command": " && ".join(filter(None, [earlier.get("command"), rerun_command(task, epochs, init_from, peak_rate, out_dir)])),
         "split_file": split_file,
         "split_counts": {name: dict(sorted(Counter(int(v) for v in arr[1]).items())) for name, arr in arrays.items()},
@@ -311,9 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-images", type=int, help="train on a subset (smoke tests)")
     parser.add_argument("--init-from", type=Path, help="continue from the model.keras of an earlier run of this task")
     parser.add_argument("--learning-rate", type=float, help="peak learning rate (default: the task's)")
+    parser.add_argument("--widths", type=int, nargs="+", help="channels of the stem and each stage (default: the task's)")
+    parser.add_argument("--head-width", type=int, help="channels of the last convolution (default: the task's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     task = IMAGE_TASKS[args.task]
+    if args.widths or args.head_width:
+        task = dataclasses.replace(task, widths=tuple(args.widths or task.widths), head_width=args.head_width or task.head_width)
     train(
         task,
         data_root=args.data_root,

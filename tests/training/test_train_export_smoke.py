@@ -114,3 +114,31 @@ def test_view_averaged_ordinal_run_is_recalibrated_from_its_weights_and_exported
     assert card.calibration["method"].endswith("averaged over the image and its re-oriented views (mirror)")
     registry = ModelRegistry.discover(models_dir)
     assert not registry.unavailable, registry.unavailable
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch_when_run_again(
+    tmp_path: Path, tiny_task: tasks.ImageTask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_dataset(tmp_path / "data", np.random.default_rng(3))
+    common = dict(data_root=tmp_path / "data", out_dir=tmp_path / "run", cache_dir=tmp_path / "cache", epochs=3, seed=1, max_images=48)
+    csv_logger = train_image_model.keras.callbacks.CSVLogger
+    log_epoch = csv_logger.on_epoch_end
+
+    def end_sitting_after_second_epoch(self, epoch, logs=None) -> None:
+        log_epoch(self, epoch, logs)  # the last callback: the backup of this epoch is written
+        if epoch == 1:
+            raise KeyboardInterrupt("the sitting ends")
+
+    monkeypatch.setattr(csv_logger, "on_epoch_end", end_sitting_after_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_image_model.train(tiny_task, **common)
+    assert (tmp_path / "run" / "interrupted_run_backup").is_dir()
+    assert float((tmp_path / "run" / "interrupted_run_seconds.txt").read_text()) > 0
+
+    monkeypatch.setattr(csv_logger, "on_epoch_end", log_epoch)
+    report = train_image_model.train(tiny_task, **common)
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in history[1:]] == ["0", "1", "2"]  # only epoch 2 ran on resuming
+    assert report["epochs_run"] == 3
+    assert not (tmp_path / "run" / "interrupted_run_backup").exists()
+    assert not (tmp_path / "run" / "interrupted_run_seconds.txt").exists()
