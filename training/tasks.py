@@ -63,6 +63,9 @@ class ImageTask:
     class_weight_power: float = 1.0
     # Share of training images shown with the contrast step applied twice (see ArrayBatches).
     double_contrast_rate: float = 0.0
+    # Share of training crops shown as the locator cuts a joint from a tight strip
+    # (training/strip_augmentation.py).
+    strip_band_rate: float = 0.0
     widths: tuple[int, ...] = (24, 32, 64, 128, 192)
     head_width: int = 256
     # What a transfer head reads (training/architectures.py: POOLINGS, FEATURE_SCALES).

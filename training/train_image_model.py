@@ -40,6 +40,7 @@ from training.datasets import (
     write_split_lists,
 )
 from training.evaluation import best_balanced_threshold, summarise
+from training.strip_augmentation import mirrored_band
 from training.tasks import IMAGE_TASKS, ImageTask
 from training.views import views_of
 
@@ -62,12 +63,14 @@ class ArrayBatches(keras.utils.PyDataset):
         shuffle: bool,
         alternates: np.ndarray | None = None,
         alternate_rate: float = 0.0,
+        band_rate: float = 0.0,
     ):
         super().__init__()
         self.images, self.labels, self.batch_size = images, labels, batch_size
         # Alternates are the same images with the contrast step applied twice: mixing them in
         # teaches the model to give the same answer whether a film arrives raw or enhanced.
         self.alternates, self.alternate_rate = alternates, alternate_rate
+        self.band_rate = band_rate
         self.weights = weights
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
@@ -83,6 +86,8 @@ class ArrayBatches(keras.utils.PyDataset):
         if self.alternates is not None and self.alternate_rate > 0:
             swap = self.rng.random(rows.size) < self.alternate_rate
             x[swap] = self.alternates[rows[swap]].astype(np.float32)
+        for i in np.flatnonzero(self.rng.random(rows.size) < self.band_rate):
+            x[i] = mirrored_band(x[i], self.rng)
         y = self.labels[rows]
         if self.weights is None:
             return x, y
@@ -250,7 +255,7 @@ def fit_and_report(
     trainer.fit(
         ArrayBatches(
             x_train, y_train, batch_size=task.batch_size, weights=weights, seed=seed, shuffle=True,
-            alternates=alternates, alternate_rate=task.double_contrast_rate,
+            alternates=alternates, alternate_rate=task.double_contrast_rate, band_rate=task.strip_band_rate,
         ),
         validation_data=ArrayBatches(x_val, y_val, batch_size=64, weights=None, seed=seed, shuffle=False),
         epochs=epochs,
