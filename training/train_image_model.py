@@ -208,18 +208,21 @@ def fit_and_report(
 ) -> dict:
     """Train on ``splits["train"]``, stop early and calibrate on "val", report on "test".
 
-    ``init_from``: start from the weights of an earlier run of the same task (same split, same
-    network) instead of random ones: a second, gentler schedule lets a CPU-trained network that
-    still underfits its training set keep learning without paying for the first run again."""
+    ``init_from``: start from an earlier run's network of the same task (same split) instead
+    of random weights: a second, gentler schedule lets a CPU-trained network that still
+    underfits its training set keep learning without paying for the first run again. With
+    ``epochs=0`` any such network (a joined pair from ``training.ensemble`` too) is only
+    calibrated and reported."""
     keras.utils.set_random_seed(seed)
     arrays = split_arrays(task, splits, cache_dir)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = arrays["train"], arrays["val"], arrays["test"]
     n_classes = len(task.labels)
 
-    classifier = build_cam_cnn(input_size=task.preprocessing.size, n_classes=n_classes, widths=task.widths, head_width=task.head_width, bn_momentum=task.bn_momentum, name=task.id)
     earlier: dict = {}
-    if init_from is not None:
-        classifier.set_weights(keras.models.load_model(init_from, compile=False).get_weights())
+    if init_from is None:
+        classifier = build_cam_cnn(input_size=task.preprocessing.size, n_classes=n_classes, widths=task.widths, head_width=task.head_width, bn_momentum=task.bn_momentum, name=task.id)
+    else:
+        classifier = keras.models.load_model(init_from, compile=False)
         earlier_report = init_from.parent / "training_report.json"
         earlier = json.loads(earlier_report.read_text()) if earlier_report.exists() else {}
     peak_rate = learning_rate or task.learning_rate

@@ -142,3 +142,40 @@ def test_an_interrupted_run_resumes_from_its_last_epoch_when_run_again(
     assert report["epochs_run"] == 3
     assert not (tmp_path / "run" / "interrupted_run_backup").exists()
     assert not (tmp_path / "run" / "interrupted_run_seconds.txt").exists()
+
+
+def test_two_runs_joined_are_calibrated_exported_and_average_their_logits(tmp_path: Path, tiny_task: tasks.ImageTask) -> None:
+    from training import ensemble
+    from training.architectures import LOGITS_LAYER
+
+    _write_dataset(tmp_path / "data", np.random.default_rng(4))
+    common = dict(data_root=tmp_path / "data", cache_dir=tmp_path / "cache", epochs=1, seed=1, max_images=48)
+    train_image_model.train(tiny_task, out_dir=tmp_path / "narrow", **common)
+    train_image_model.train(dataclasses.replace(tiny_task, widths=(4, 6, 8, 12, 12), head_width=12), out_dir=tmp_path / "wide", **common)
+    members = [tmp_path / "narrow" / "model.keras", tmp_path / "wide" / "model.keras"]
+    assert ensemble.main(["--task", "pneumonia", "--members", *map(str, members), "--out", str(tmp_path / "pair")]) == 0
+
+    keras = train_image_model.keras
+    images = np.random.default_rng(0).random((3, 32, 32, 1)).astype(np.float32)
+    logits = [keras.Model(m.inputs, m.get_layer(LOGITS_LAYER).output).predict(images, verbose=0) for m in map(keras.models.load_model, [*members, tmp_path / "pair" / "model.keras"])]
+    np.testing.assert_allclose(logits[2], (logits[0] + logits[1]) / 2, atol=1e-5)
+
+    report = train_image_model.train(tiny_task, out_dir=tmp_path / "calibrated", init_from=tmp_path / "pair" / "model.keras", **{**common, "epochs": 0})
+    assert report["epochs_run"] == 2 and "training.ensemble" in report["command"]
+    models_dir = tmp_path / "models"
+    assert export_keras.main(["--source", str(tmp_path / "calibrated" / "model.keras"), "--model-id", "pneumonia", "--out", str(models_dir)]) == 0
+    card = load_card(models_dir / "pneumonia" / "model.json")
+    assert card.heatmap.method == "cam" and np.asarray(card.heatmap.class_weights).shape == (8 + 12, 2)
+    assert not ModelRegistry.discover(models_dir).unavailable
+
+
+def test_networks_that_cannot_be_averaged_are_refused(tmp_path: Path) -> None:
+    from training import ensemble
+    from training.architectures import build_cam_cnn
+
+    small = build_cam_cnn(input_size=(32, 32), n_classes=2, widths=(4, 4, 8, 8, 8), head_width=8)
+    other_size = build_cam_cnn(input_size=(48, 48), n_classes=2, widths=(4, 4, 8, 8, 8), head_width=8)
+    with pytest.raises(ValueError, match="takes"):
+        ensemble.joined_network([small, other_size], name="pair")
+    with pytest.raises(ValueError, match="at least two"):
+        ensemble.joined_network([small], name="alone")
