@@ -167,6 +167,8 @@ def rerun_command(task: ImageTask, epochs: int, init_from: Path | None, peak_rat
     default = IMAGE_TASKS[task.id]
     if (task.widths, task.head_width) != (default.widths, default.head_width):
         command += f" --widths {' '.join(map(str, task.widths))} --head-width {task.head_width}"
+    if task.strip_band_rate != default.strip_band_rate:
+        command += f" --strip-band-rate {task.strip_band_rate:g}"
     if init_from is not None:
         command += f" --init-from {init_from}" + (f" --learning-rate {peak_rate:g}" if epochs > 0 else "")
     if init_from is not None or out_dir != REPO_ROOT / "runs" / task.id:
@@ -338,11 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, help="peak learning rate (default: the task's)")
     parser.add_argument("--widths", type=int, nargs="+", help="channels of the stem and each stage (default: the task's)")
     parser.add_argument("--head-width", type=int, help="channels of the last convolution (default: the task's)")
+    parser.add_argument("--strip-band-rate", type=float, help="share of training crops cut like a joint from a tight strip (default: the task's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     task = IMAGE_TASKS[args.task]
     if args.widths or args.head_width:
         task = dataclasses.replace(task, widths=tuple(args.widths or task.widths), head_width=args.head_width or task.head_width)
+    if args.strip_band_rate is not None:
+        task = dataclasses.replace(task, strip_band_rate=args.strip_band_rate)
     train(
         task,
         data_root=args.data_root,
