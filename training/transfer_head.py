@@ -33,15 +33,23 @@ __all__ = ["LinearHead", "backbone_at", "fit_head", "with_logistic_head"]
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
+def _widths_of(trained: keras.Model) -> tuple[tuple[int, ...], int]:
+    """The stem and stage widths and the head width a build_cam_cnn network was built with
+    (a KL run may have been trained wider than the task's default: --widths)."""
+    stages = sorted(int(layer.name[5:-6]) for layer in trained.layers if layer.name.startswith("stage") and layer.name.endswith("a_conv"))
+    widths = (trained.get_layer("stem_conv").filters, *(trained.get_layer(f"stage{n}a_conv").filters for n in stages))
+    return widths, trained.get_layer(f"stage{stages[-1]}b_conv").filters
+
+
 def backbone_at(kl_model_path, size: tuple[int, int], *, pooling: str = "average", scales: str = "last_stage") -> keras.Model:
     """The KL network rebuilt for ``size`` inputs, up to its pooled features.
 
     ``pooling`` and ``scales`` (training/architectures.py) decide which activations are pooled
     and how; the learnt weights are the same either way."""
     trained = keras.models.load_model(kl_model_path, compile=False)
-    task = IMAGE_TASKS["knee_kl"]
+    widths, head_width = _widths_of(trained)
     rebuilt = build_cam_cnn(
-        input_size=size, n_classes=len(task.labels), widths=task.widths, head_width=task.head_width,
+        input_size=size, n_classes=len(IMAGE_TASKS["knee_kl"].labels), widths=widths, head_width=head_width,
         pooling=pooling, scales=scales, name="kl_backbone",
     )
     for layer in rebuilt.layers:
