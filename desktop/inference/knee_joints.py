@@ -185,10 +185,10 @@ def crop_joint(pixels: np.ndarray, joint: KneeJoint) -> np.ndarray:
 
     A joint with a ``turn`` is turned upright. A box that reaches past the image edge (a tight
     bilateral strip) is filled with the mirror image of the rows next to the edge: the crop
-    keeps bone texture and contrast throughout, as the training crops do. Repeating the edge rows instead smeared long streaks that the
-    KL model read as osteoarthritis: OA accuracy on the 640 x 161 strips of
-    ``training/knee_film_sets.py`` was 0.68 with edge rows, 0.82 with a black fill and 0.83
-    mirrored (``evaluate --model knee_kl --output oa``).
+    keeps bone texture and contrast throughout, as the training crops do. Repeating the edge
+    rows instead smeared long streaks that the KL model read as osteoarthritis: OA accuracy
+    on the 640 x 161 strips of ``training/knee_film_sets.py`` was 0.68 with edge rows, 0.82
+    with a black fill and 0.83 mirrored (``evaluate --model knee_kl --output oa``).
     """
     image = np.asarray(pixels, dtype=np.float32)
     top, left, height, width = joint.box

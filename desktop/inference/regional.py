@@ -106,9 +106,7 @@ def _per_joint(
 
 def _whole_image(model: LoadedModel, pixels: np.ndarray, turn: int, *, with_heatmap: bool) -> Prediction:
     """``model`` on the whole image, turned ``turn`` quarter turns first (heat map turned back)."""
-    if not turn % 4:
-        return predict_image(model, pixels, with_heatmap=with_heatmap)
-    turned = np.ascontiguousarray(np.rot90(pixels, turn))
+    turned = np.ascontiguousarray(np.rot90(pixels, turn)) if turn % 4 else pixels
     return _unturned(predict_image(model, turned, with_heatmap=with_heatmap), turn)
 
 
