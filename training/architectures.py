@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-__all__ = ["FEATURE_MAP_LAYER", "FEATURE_SCALES", "LOGITS_LAYER", "POOLINGS", "PROBABILITIES_LAYER", "RootMeanSquareMap", "build_cam_cnn", "producer"]
+__all__ = ["FEATURE_MAP_LAYER", "FEATURE_SCALES", "LOGITS_LAYER", "POOLINGS", "PROBABILITIES_LAYER", "RootMeanSquareMap", "build_cam_cnn", "built_widths", "producer"]
 
 FEATURE_MAP_LAYER = "feature_map"
 LOGITS_LAYER = "logits"
@@ -69,6 +69,14 @@ def _every_stage(stage_outputs: list, last_a, last_b, *, name: str):
         for output in stage_outputs
     ]
     return layers.Concatenate(name=name)([*resized, last_a, last_b])
+
+
+def built_widths(network: keras.Model) -> tuple[tuple[int, ...], int]:
+    """The ``widths`` and ``head_width`` a :func:`build_cam_cnn` network was built with, read
+    from its layer names (a run may be wider than its task's default: ``--widths``)."""
+    stages = sorted(int(layer.name[len("stage") : -len("a_conv")]) for layer in network.layers if layer.name.startswith("stage") and layer.name.endswith("a_conv"))
+    widths = (network.get_layer("stem_conv").filters, *(network.get_layer(f"stage{n}a_conv").filters for n in stages))
+    return widths, network.get_layer(f"stage{stages[-1]}b_conv").filters
 
 
 def producer(tensor) -> keras.layers.Layer:

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GroupKFold  # noqa: E402
 
-from training.architectures import LOGITS_LAYER, PROBABILITIES_LAYER, build_cam_cnn  # noqa: E402
+from training.architectures import LOGITS_LAYER, PROBABILITIES_LAYER, build_cam_cnn, built_widths  # noqa: E402
 from training.tasks import IMAGE_TASKS  # noqa: E402
 from training.views import VIEWS, views_of  # noqa: E402
 
@@ -33,21 +33,13 @@ __all__ = ["LinearHead", "backbone_at", "fit_head", "with_logistic_head"]
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
-def _widths_of(trained: keras.Model) -> tuple[tuple[int, ...], int]:
-    """The stem and stage widths and the head width a build_cam_cnn network was built with
-    (a KL run may have been trained wider than the task's default: --widths)."""
-    stages = sorted(int(layer.name[5:-6]) for layer in trained.layers if layer.name.startswith("stage") and layer.name.endswith("a_conv"))
-    widths = (trained.get_layer("stem_conv").filters, *(trained.get_layer(f"stage{n}a_conv").filters for n in stages))
-    return widths, trained.get_layer(f"stage{stages[-1]}b_conv").filters
-
-
 def backbone_at(kl_model_path, size: tuple[int, int], *, pooling: str = "average", scales: str = "last_stage") -> keras.Model:
     """The KL network rebuilt for ``size`` inputs, up to its pooled features.
 
     ``pooling`` and ``scales`` (training/architectures.py) decide which activations are pooled
     and how; the learnt weights are the same either way."""
     trained = keras.models.load_model(kl_model_path, compile=False)
-    widths, head_width = _widths_of(trained)
+    widths, head_width = built_widths(trained)
     rebuilt = build_cam_cnn(
         input_size=size, n_classes=len(IMAGE_TASKS["knee_kl"].labels), widths=widths, head_width=head_width,
         pooling=pooling, scales=scales, name="kl_backbone",
