@@ -84,16 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=Path, nargs="+", required=True, help="model.keras of each trained run")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    command = f"python -m training.ensemble --task {args.task} --members {' '.join(display_path(p) for p in args.members)} --out {display_path(args.out)}"
     try:
         members = [keras.models.load_model(path, compile=False) for path in args.members]
         network = joined_network(members, name=args.task)
+        # Each member's report says how it was made; without it the card could not say so.
+        record = _joined_record(args.members, command)
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     network.save(args.out / "model.keras")
-    command = f"python -m training.ensemble --task {args.task} --members {' '.join(display_path(p) for p in args.members)} --out {display_path(args.out)}"
-    (args.out / "training_report.json").write_text(json.dumps(_joined_record(args.members, command), indent=2) + "\n", encoding="utf-8")
+    (args.out / "training_report.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(f"joined {len(members)} networks into {display_path(args.out / 'model.keras')}")
     return 0
 

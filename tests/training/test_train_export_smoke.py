@@ -191,3 +191,16 @@ def test_the_recorded_command_repeats_a_run_with_its_overrides() -> None:
         "python -m training.train_image_model --task knee_kl --epochs 30 --widths 32 48 96 160 256 --head-width 320"
         " --strip-band-rate 0.2 --out runs/knee_kl_wide"
     )
+
+
+def test_a_member_without_its_training_report_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from training import ensemble
+    from training.architectures import build_cam_cnn
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        build_cam_cnn(input_size=(32, 32), n_classes=2, widths=(4, 4, 8, 8, 8), head_width=8).save(tmp_path / name / "model.keras")
+    (tmp_path / "a" / "training_report.json").write_text('{"command": "x", "duration_s": 1, "epochs_run": 1}')
+    members = [str(tmp_path / name / "model.keras") for name in ("a", "b")]
+    assert ensemble.main(["--task", "pneumonia", "--members", *members, "--out", str(tmp_path / "pair")]) == 2
+    assert capsys.readouterr().err.startswith("error: ") and not (tmp_path / "pair").exists()
