@@ -66,6 +66,9 @@ class ImageTask:
     # Share of training crops shown as the locator cuts a joint from a tight strip
     # (training/strip_augmentation.py).
     strip_band_rate: float = 0.0
+    # Ordinal grades only: weight of the expected squared grade distance added to the
+    # cross-entropy (training/ordinal_loss.py); 0 trains on cross-entropy alone.
+    ordinal_weight: float = 0.0
     widths: tuple[int, ...] = (24, 32, 64, 128, 192)
     head_width: int = 256
     # What a transfer head reads (training/architectures.py: POOLINGS, FEATURE_SCALES).

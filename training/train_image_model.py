@@ -40,6 +40,7 @@ from training.datasets import (
     write_split_lists,
 )
 from training.evaluation import best_balanced_threshold, summarise
+from training.ordinal_loss import GradeDistanceLoss
 from training.strip_augmentation import mirrored_band
 from training.tasks import IMAGE_TASKS, ImageTask
 from training.views import views_of
@@ -169,6 +170,8 @@ def rerun_command(task: ImageTask, epochs: int, init_from: Path | None, peak_rat
         command += f" --widths {' '.join(map(str, task.widths))} --head-width {task.head_width}"
     if task.strip_band_rate != default.strip_band_rate:
         command += f" --strip-band-rate {task.strip_band_rate:g}"
+    if task.ordinal_weight != default.ordinal_weight:
+        command += f" --ordinal-weight {task.ordinal_weight:g}"
     if init_from is not None:
         command += f" --init-from {init_from}" + (f" --learning-rate {peak_rate:g}" if epochs > 0 else "")
     if init_from is not None or out_dir != REPO_ROOT / "runs" / task.id:
@@ -240,7 +243,7 @@ def fit_and_report(
         rate = peak_rate
     trainer.compile(
         optimizer=keras.optimizers.AdamW(rate, weight_decay=1e-4),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
+        loss=GradeDistanceLoss(n_classes, task.ordinal_weight) if task.ordinal_weight > 0 else keras.losses.SparseCategoricalCrossentropy(),
         metrics=["accuracy"],
     )
     weights = class_weights(y_train, n_classes, task.class_weight_power)
@@ -341,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widths", type=int, nargs="+", help="channels of the stem and each stage (default: the task's)")
     parser.add_argument("--head-width", type=int, help="channels of the last convolution (default: the task's)")
     parser.add_argument("--strip-band-rate", type=float, help="share of training crops cut like a joint from a tight strip (default: the task's)")
+    parser.add_argument("--ordinal-weight", type=float, help="weight of the squared grade distance added to the loss, ordinal tasks only (default: the task's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     task = IMAGE_TASKS[args.task]
@@ -348,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         task = dataclasses.replace(task, widths=tuple(args.widths or task.widths), head_width=args.head_width or task.head_width)
     if args.strip_band_rate is not None:
         task = dataclasses.replace(task, strip_band_rate=args.strip_band_rate)
+    if args.ordinal_weight is not None:
+        if task.task != "ordinal":
+            parser.error(f"--ordinal-weight needs an ordinal task; {task.id} is {task.task}")
+        task = dataclasses.replace(task, ordinal_weight=args.ordinal_weight)
     train(
         task,
         data_root=args.data_root,

@@ -185,11 +185,11 @@ def test_the_recorded_command_repeats_a_run_with_its_overrides() -> None:
     task = tasks.IMAGE_TASKS["knee_kl"]
     plain = train_image_model.rerun_command(task, task.epochs, None, task.learning_rate, train_image_model.REPO_ROOT / "runs" / "knee_kl")
     assert plain == "python -m training.train_image_model --task knee_kl"
-    wider = dataclasses.replace(task, widths=(32, 48, 96, 160, 256), head_width=320, strip_band_rate=0.2)
+    wider = dataclasses.replace(task, widths=(32, 48, 96, 160, 256), head_width=320, strip_band_rate=0.2, ordinal_weight=0.15)
     command = train_image_model.rerun_command(wider, 30, None, task.learning_rate, train_image_model.REPO_ROOT / "runs" / "knee_kl_wide")
     assert command == (
         "python -m training.train_image_model --task knee_kl --epochs 30 --widths 32 48 96 160 256 --head-width 320"
-        " --strip-band-rate 0.2 --out runs/knee_kl_wide"
+        " --strip-band-rate 0.2 --ordinal-weight 0.15 --out runs/knee_kl_wide"
     )
 
 
