@@ -353,8 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.strip_band_rate is not None:
         task = dataclasses.replace(task, strip_band_rate=args.strip_band_rate)
     if args.ordinal_weight is not None:
-        if task.task != "ordinal":
-            parser.error(f"--ordinal-weight needs an ordinal task; {task.id} is {task.task}")
+        if task.task != "ordinal" or args.ordinal_weight < 0:
+            parser.error(f"--ordinal-weight needs an ordinal task ({task.id} is {task.task}) and a weight of 0 or more")
         task = dataclasses.replace(task, ordinal_weight=args.ordinal_weight)
     train(
         task,

@@ -9,6 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from training import train_image_model  # noqa: E402
 from training.ordinal_loss import GradeDistanceLoss  # noqa: E402
 
 
@@ -37,3 +38,15 @@ def test_a_network_compiled_with_it_saves_and_loads() -> None:
     network.fit(np.zeros((4, 3)), np.array([0, 1, 2, 4]), epochs=1, verbose=0)
     config = keras.losses.deserialize(keras.losses.serialize(network.loss))
     assert (config.n_classes, config.weight) == (5, 0.15)
+
+
+def test_the_command_line_refuses_it_for_a_task_without_grades_or_below_zero(capsys) -> None:
+    for argv in (["--task", "pneumonia", "--ordinal-weight", "0.2"], ["--task", "knee_kl", "--ordinal-weight", "-1"]):
+        try:
+            train_image_model.main([*argv, "--epochs", "0", "--data-root", "/nonexistent"])
+        except SystemExit as stop:
+            assert stop.code == 2
+        else:
+            raise AssertionError(f"{argv} was accepted")
+        message = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "--ordinal-weight needs an ordinal task" in message
