@@ -7,10 +7,11 @@
 
 Two networks trained apart make partly different mistakes, so the mean of their logits can
 be right more often than either (measure it: ``test_predictions.npz`` of each run); on a
-2-core CPU a second network is also cheaper to train than one twice as large. The joined network keeps the "global average pooling + dense" head of
-``training/architectures.py``: its feature map is the members' feature maps stacked, and its
-dense layer holds each member's weights divided by the number of members, so its logits are
-exactly the mean of the members' logits and its class activation maps stay exact. The second
+2-core CPU a second network is also cheaper to train than one twice as large. The joined
+network keeps the "global average pooling + dense" head of ``training/architectures.py``:
+its feature map is the members' feature maps stacked, and its dense layer holds each
+member's weights divided by the number of members, so its logits are exactly the mean of the
+members' logits and its class activation maps stay exact. The second
 command calibrates and reports it like any run; ``conversion.export_keras`` exports it.
 """
 

@@ -3,8 +3,8 @@
     python -m training.knee_joint_turns            # uses models/knee_joint_locator
 
 Every Gobara film and every held-out stevepython film is read as it is, turned a quarter
-either way and a half turn; the locator (which looks again with the image turned when it finds nothing) must
-find the knees seen by eye and choose the turn that stands them upright. Held-out chest and
+either way and a half turn; the locator (which looks again with the image turned when it
+finds nothing) must find the knees seen by eye and choose the turn that stands them upright. Held-out chest and
 other-bone radiographs, as they are, measure the price of looking again: any joint found
 there is false.
 """

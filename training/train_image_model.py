@@ -48,6 +48,8 @@ from training.views import views_of
 log = logging.getLogger("training")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
+# ImageTask fields the command line can override with one number (--strip-band-rate, ...).
+NUMBER_OPTIONS = ("strip_band_rate", "ordinal_weight")
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -168,10 +170,9 @@ def rerun_command(task: ImageTask, epochs: int, init_from: Path | None, peak_rat
     default = IMAGE_TASKS[task.id]
     if (task.widths, task.head_width) != (default.widths, default.head_width):
         command += f" --widths {' '.join(map(str, task.widths))} --head-width {task.head_width}"
-    if task.strip_band_rate != default.strip_band_rate:
-        command += f" --strip-band-rate {task.strip_band_rate:g}"
-    if task.ordinal_weight != default.ordinal_weight:
-        command += f" --ordinal-weight {task.ordinal_weight:g}"
+    for name in NUMBER_OPTIONS:
+        if getattr(task, name) != getattr(default, name):
+            command += f" --{name.replace('_', '-')} {getattr(task, name):g}"
     if init_from is not None:
         command += f" --init-from {init_from}" + (f" --learning-rate {peak_rate:g}" if epochs > 0 else "")
     if init_from is not None or out_dir != REPO_ROOT / "runs" / task.id:
@@ -350,12 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     task = IMAGE_TASKS[args.task]
     if args.widths or args.head_width:
         task = dataclasses.replace(task, widths=tuple(args.widths or task.widths), head_width=args.head_width or task.head_width)
-    if args.strip_band_rate is not None:
-        task = dataclasses.replace(task, strip_band_rate=args.strip_band_rate)
-    if args.ordinal_weight is not None:
-        if task.task != "ordinal" or args.ordinal_weight < 0:
-            parser.error(f"--ordinal-weight needs an ordinal task ({task.id} is {task.task}) and a weight of 0 or more")
-        task = dataclasses.replace(task, ordinal_weight=args.ordinal_weight)
+    overrides = {name: getattr(args, name) for name in NUMBER_OPTIONS if getattr(args, name) is not None}
+    if "ordinal_weight" in overrides and (task.task != "ordinal" or overrides["ordinal_weight"] < 0):
+        parser.error(f"--ordinal-weight needs an ordinal task ({task.id} is {task.task}) and a weight of 0 or more")
+    task = dataclasses.replace(task, **overrides)
     train(
         task,
         data_root=args.data_root,
