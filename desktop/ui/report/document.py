@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 _STYLE_FILE = ("report", "report.css")
 _LOGO_HEIGHT_MM = 16.0
 _IMAGE_GAP_MM = 4.0
+# A tall film drawn at full column width would fill the first page and push the findings and
+# the disclaimer, which belong on it, over to the next one.
+_IMAGE_MAX_HEIGHT_MM = 100.0
 _HTML_DPI = 96.0
 
 
@@ -136,7 +139,9 @@ def build_document(content: ReportContent, images: ReportImages, *, device: QPai
     font.setPointSizeF(9.5)
     doc.setDefaultFont(font)
     doc.setDefaultStyleSheet(_style_sheet())
-    picture_px = int((page_width_mm - _IMAGE_GAP_MM) / 2 * px_per_mm)
+    column_px = int((page_width_mm - _IMAGE_GAP_MM) / 2 * px_per_mm)
+    height_per_width = images.radiograph.height() / max(images.radiograph.width(), 1)
+    picture_px = min(column_px, int(_IMAGE_MAX_HEIGHT_MM * px_per_mm / max(height_per_width, 1e-6)))
     doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("report://radiograph"), images.radiograph)
     if images.overlay is not None:
         doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("report://overlay"), images.overlay)
