@@ -2,10 +2,12 @@
 
     python -m training.knee_film_sets --out /tmp/knee_films
     python -m desktop evaluate --model knee_kl --output oa --data /tmp/knee_films/strips
+    python -m training.knee_film_sets --split val --out /tmp/knee_films_val   # for choosing settings
 
 Clinics send whole films, both knees on one image, and wide strips, but the only radiographs
 with KL grades here are single-joint crops. From the internal test patients of the KL split
-(never trained on) this writes four folder sets, each with ``Normal`` / ``Osteoarthritis``
+(never trained on; or its validation patients, to choose settings without looking at the
+test) this writes four folder sets, each with ``Normal`` / ``Osteoarthritis``
 sub-folders (a film counts as OA when either knee is KL >= 2):
 
 - ``crops``: the 224 px crops as they are;
@@ -34,23 +36,23 @@ def _folder(grade: int) -> str:
     return "Osteoarthritis" if grade >= 2 else "Normal"
 
 
-def _test_knees(kl_root: Path) -> dict[str, dict[str, tuple[Path, int]]]:
-    """patient -> side (L/R) -> (file, KL grade), for the KL internal test split."""
-    split = json.loads((REPO_ROOT / "training" / "splits" / "knee_kl.json").read_text())
+def _split_knees(kl_root: Path, split: str) -> dict[str, dict[str, tuple[Path, int]]]:
+    """patient -> side (L/R) -> (file, KL grade), for one split of the KL data."""
+    lists = json.loads((REPO_ROOT / "training" / "splits" / "knee_kl.json").read_text())
     knees: dict[str, dict[str, tuple[Path, int]]] = {}
-    for relative, _group in split["splits"]["test"]:
+    for relative, _group in lists["splits"][split]:
         stem = Path(relative).stem
         knees.setdefault(stem[:-1], {})[stem[-1]] = (kl_root / relative, int(relative.split("/")[1]))
     return knees
 
 
-def write_film_sets(kl_root: Path, out: Path, *, seed: int = 5, large_limit: int = 150) -> dict[str, dict[str, int]]:
+def write_film_sets(kl_root: Path, out: Path, *, split: str = "test", seed: int = 5, large_limit: int = 150) -> dict[str, dict[str, int]]:
     rng = np.random.default_rng(seed)
     for kind in KINDS:
         for label in ("Normal", "Osteoarthritis"):
             (out / kind / label).mkdir(parents=True, exist_ok=True)
     large_written = 0
-    for patient, sides in sorted(_test_knees(kl_root).items()):
+    for patient, sides in sorted(_split_knees(kl_root, split).items()):
         for path, grade in sides.values():
             Image.open(path).save(out / "crops" / _folder(grade) / f"{path.stem}.png")
         if not {"L", "R"} <= set(sides):
@@ -78,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kl-root", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "kl_grade")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--split", choices=("test", "val"), default="test", help="whose knees: internal test or validation patients")
     args = parser.parse_args(argv)
-    print(json.dumps(write_film_sets(args.kl_root, args.out)))
+    print(json.dumps(write_film_sets(args.kl_root, args.out, split=args.split)))
     return 0
 
 
