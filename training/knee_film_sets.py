@@ -6,9 +6,10 @@
 
 Clinics send whole films, both knees on one image, and wide strips, but the only radiographs
 with KL grades here are single-joint crops. From the internal test patients of the KL split
-(never trained on; or its validation patients, to choose settings without looking at the
-test) this writes four folder sets, each with ``Normal`` / ``Osteoarthritis``
-sub-folders (a film counts as OA when either knee is KL >= 2):
+(never trained on), or with ``--split val`` from its validation patients (to choose settings
+such as the OA threshold without looking at the test), this writes four folder sets, each
+with ``Normal`` / ``Osteoarthritis`` sub-folders (a film counts as OA when either knee is
+KL >= 2):
 
 - ``crops``: the 224 px crops as they are;
 - ``bilateral``: right and left knee of one patient side by side with a gap and a dark border;

@@ -39,3 +39,9 @@ def test_films_come_from_the_chosen_split_only(kl_data: Path, tmp_path: Path, sp
     assert {p for p, label in bilateral.items() if label == "Osteoarthritis"} == oa_films
     first = sorted(patients)[0]
     assert Image.open(tmp_path / split / "strips" / bilateral[first] / f"{first}.png").size == (640, 161)
+
+
+def test_the_command_line_takes_the_split(kl_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert knee_film_sets.main(["--kl-root", str(kl_data), "--out", str(tmp_path / "films"), "--split", "val"]) == 0
+    assert json.loads(capsys.readouterr().out)["bilateral"] == {"Normal": 1, "Osteoarthritis": 1}
+    assert {p.stem for p in (tmp_path / "films" / "bilateral").rglob("*.png")} == {"9000003", "9000004"}
