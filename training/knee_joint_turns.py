@@ -4,9 +4,9 @@
 
 Every Gobara film and every held-out stevepython film is read as it is, turned a quarter
 either way and a half turn; the locator (which looks again with the image turned when it
-finds nothing) must find the knees seen by eye and choose the turn that stands them upright. Held-out chest and
-other-bone radiographs, as they are, measure the price of looking again: any joint found
-there is false.
+finds nothing) must find the knees seen by eye and choose the turn that stands them
+upright. Held-out chest and other-bone radiographs, as they are, measure the price of
+looking again: any joint found there is false.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from training import train_image_model  # noqa: E402
 from training.ordinal_loss import GradeDistanceLoss  # noqa: E402
@@ -42,11 +43,8 @@ def test_a_network_compiled_with_it_saves_and_loads() -> None:
 
 def test_the_command_line_refuses_it_for_a_task_without_grades_or_below_zero(capsys) -> None:
     for argv in (["--task", "pneumonia", "--ordinal-weight", "0.2"], ["--task", "knee_kl", "--ordinal-weight", "-1"]):
-        try:
+        with pytest.raises(SystemExit) as stop:
             train_image_model.main([*argv, "--epochs", "0", "--data-root", "/nonexistent"])
-        except SystemExit as stop:
-            assert stop.code == 2
-        else:
-            raise AssertionError(f"{argv} was accepted")
+        assert stop.value.code == 2, argv
         message = capsys.readouterr().err.strip().splitlines()[-1]
         assert "--ordinal-weight needs an ordinal task" in message
