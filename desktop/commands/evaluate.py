@@ -4,7 +4,8 @@ Files go through the same steps as in the app. A knee-joint model (card ``region
 knee joint the locator finds, and the joints' answers become one answer per film by the card's
 ``film_aggregation`` (see :mod:`desktop.core.film_aggregation`): a bilateral film counts as
 osteoarthritis when either knee is. A film on which no joint is found is not scored; it is
-counted in ``n_no_joint`` and named on stderr.
+counted in ``n_no_joint`` and named on stderr. With a familiarity check in the card,
+``n_unfamiliar`` counts the scored files the app would flag as unlike the model's images.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from desktop.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error
 from desktop.core import metrics
+from desktop.core.familiarity import UNFAMILIAR_WARNING
 from desktop.core.film_aggregation import film_answer
 from desktop.core.imaging import ImageLoadError, load_image
 from desktop.core.joint_regions import NO_JOINT_NOTICE, NO_LOCATOR_WARNING
@@ -116,7 +118,7 @@ def evaluate(args: argparse.Namespace, registry: ModelRegistry) -> int:
     y_pred: list[int] = []
     rows: list[list[float]] = []
     per_file: list[dict] = []
-    skipped = no_joint = 0
+    skipped = no_joint = unfamiliar = 0
     for count, (file, truth) in enumerate(samples, start=1):
         try:
             pixels = load_image(file).pixels
@@ -135,13 +137,15 @@ def evaluate(args: argparse.Namespace, registry: ModelRegistry) -> int:
             for warning in run.warnings:
                 if warning not in (NO_LOCATOR_WARNING, NO_JOINT_NOTICE):  # said once above / counted
                     print(f"warning: {file}: {warning}", file=sys.stderr)
+            flagged = any(UNFAMILIAR_WARNING in p.warnings for p in run.predictions)
+            unfamiliar += flagged
             predicted, row = _film_row(run, card, labels, derived)
             y_true.append(truth)
             y_pred.append(predicted)
             rows.append(row)
             if args.batch_report:
                 entry = {"file": str(file), "true": labels[truth], "predicted": labels[predicted],
-                         "probabilities": dict(zip(labels, row))}
+                         "probabilities": dict(zip(labels, row)), "unfamiliar": flagged}
                 if regional:
                     entry["joints"] = [p.region_side for p in run.predictions if p.region_side is not None]
                 per_file.append(entry)
@@ -176,6 +180,7 @@ def evaluate(args: argparse.Namespace, registry: ModelRegistry) -> int:
         "quadratic_weighted_kappa": kappa,
         "confusion_matrix": {"labels": list(labels), "matrix": matrix.tolist()},
         "per_class_recall": recall,
+        "n_unfamiliar": unfamiliar if card.familiarity is not None else None,
     }
     if regional:
         report["n_no_joint"] = no_joint

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from desktop.core.familiarity import Familiarity, parse_familiarity
+
 __all__ = [
     "BODY_PARTS",
     "CardError",
@@ -117,6 +119,7 @@ class ModelCard:
     role: str = "diagnosis"
     region: str | None = None  # one of REGIONS; None: the model reads the whole image
     film_aggregation: str | None = None  # one of FILM_AGGREGATIONS; set exactly when region is
+    familiarity: Familiarity | None = None  # how far from its reference images an input may lie
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -261,6 +264,13 @@ def parse_card(data: dict[str, Any]) -> ModelCard:
         if unknown:
             raise CardError(f"{where}: derived output {item.id!r} names unknown classes {sorted(unknown)}")
     region, film_aggregation = _parse_region(data, where, role=role, task=task)
+    heatmap = _parse_heatmap(data.get("heatmap"), len(labels))
+    try:
+        familiarity = parse_familiarity(data.get("familiarity"), n_features=len(heatmap.class_weights) or None)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CardError(f"{where}: {exc}") from exc
+    if familiarity is not None and not outputs.get("feature_map"):
+        raise CardError(f"{where}: familiarity needs the feature_map output")
     sha = str(_require(data, "sha256", where)).lower()
     if len(sha) != 64:
         raise CardError(f"{where}: sha256 must be 64 hex digits")
@@ -280,7 +290,7 @@ def parse_card(data: dict[str, Any]) -> ModelCard:
         threshold_rationale=str(decision.get("rationale", "")),
         positive_label=positive,
         preprocessing=_parse_preprocessing(data.get("preprocessing")),
-        heatmap=_parse_heatmap(data.get("heatmap"), len(labels)),
+        heatmap=heatmap,
         derived_outputs=derived,
         metrics=dict(data.get("metrics", {})),
         calibration=dict(data.get("calibration", {})),
@@ -290,6 +300,7 @@ def parse_card(data: dict[str, Any]) -> ModelCard:
         role=role,
         region=region,
         film_aggregation=film_aggregation,
+        familiarity=familiarity,
         raw=data,
     )
 

@@ -11,13 +11,14 @@ import time
 
 import numpy as np
 
+from desktop.core.familiarity import UNFAMILIAR_WARNING
 from desktop.core.prediction import DerivedPrediction, Prediction
 from desktop.inference.heatmap import class_activation_map, map_to_image, occlusion_map
 from desktop.inference.preprocess import PreparedInput, prepare
 from desktop.inference.registry import LoadedModel
 from desktop.inference.session import InferenceError
 
-__all__ = ["PredictionError", "predict_image"]
+__all__ = ["PredictionError", "feature_vector", "predict_image"]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,23 @@ def _input_warnings(image: np.ndarray, model: LoadedModel) -> list[str]:
     return warnings
 
 
+def _pooled(outputs: dict[str, np.ndarray], model: LoadedModel) -> np.ndarray:
+    """The model's feature vector: its last feature map averaged over the image."""
+    return np.asarray(outputs[model.card.feature_map_output], dtype=np.float64)[0].mean(axis=(0, 1))
+
+
+def feature_vector(model: LoadedModel, image: np.ndarray) -> np.ndarray:
+    """What the card's ``familiarity`` block is fitted on: the feature vector of one image,
+    prepared exactly as :func:`predict_image` prepares it."""
+    if model.card.preprocessing is None or not model.card.feature_map_output:
+        raise PredictionError(f"model {model.card.id!r} exports no feature map")
+    try:
+        outputs = model.session.run(prepare(np.asarray(image), model.card.preprocessing).tensor)
+    except InferenceError as exc:
+        raise PredictionError(str(exc)) from exc
+    return _pooled(outputs, model)
+
+
 def predict_image(model: LoadedModel, image: np.ndarray, *, with_heatmap: bool = True) -> Prediction:
     """Classify one grayscale image in [0, 1] (``XRayImage.pixels``) with one image model."""
     card = model.card
@@ -155,6 +173,8 @@ def predict_image(model: LoadedModel, image: np.ndarray, *, with_heatmap: bool =
     label = _decide(probs, model)
     positive = _binary_positive(model)
     warnings = _input_warnings(image, model)
+    if card.familiarity is not None and card.familiarity.is_unfamiliar(_pooled(outputs, model)):
+        warnings.append(UNFAMILIAR_WARNING)
 
     heatmap: np.ndarray | None = None
     heatmap_label: str | None = None

@@ -130,6 +130,10 @@ class PredictionCard(QFrame):
         layout.addWidget(_label(f"{prediction.model_id} \u00b7 version {prediction.model_version}", name="muted", scale=0.9))
         self.label_widget = _label(_readable(prediction.label, card), name="predictedLabel", scale=1.7)
         layout.addWidget(self.label_widget)
+        # Right under the answer: a warning that it may not hold must be read before the bars.
+        self.warning_widgets = [_label(f"\u26a0 {warning}", name="warning") for warning in prediction.warnings]
+        for widget in self.warning_widgets:
+            layout.addWidget(widget)
 
         self.bars: dict[str, QProgressBar] = {}
         grid = QGridLayout()
@@ -162,8 +166,6 @@ class PredictionCard(QFrame):
         layout.addWidget(_label(("\u2713 " if prediction.calibrated else "") + calibrated, name="muted", scale=0.9))
         if prediction.heatmap is not None and prediction.heatmap_label:
             layout.addWidget(_label(f"Heat map: evidence for {_readable(prediction.heatmap_label, card)} ({prediction.heatmap_method.upper()})", name="muted", scale=0.9))
-        for warning in prediction.warnings:
-            layout.addWidget(_label(f"\u26a0 {warning}", name="warning"))
         lines = metric_lines(card.metrics) if card is not None else []
         if lines:
             self.metrics_widget = _label("\n".join(lines), name="muted", scale=0.88)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timezone
 
+from desktop.core.records import SQLiteRecordStore
 from desktop.core.records.values import CardSummary
 from desktop.ui.clinic_settings import ClinicSettings
 from desktop.ui.report.content import (
@@ -13,7 +14,7 @@ from desktop.ui.report.content import (
     report_content,
     risk_lines,
 )
-from tests.fixtures.records import CHEST_CARD, knee_prediction
+from tests.fixtures.records import CHEST_CARD, knee_prediction, make_draft, write_test_png
 
 
 def test_performance_sentence_in_plain_words() -> None:
@@ -49,9 +50,6 @@ def test_risk_lines() -> None:
 
 
 def test_report_content_rows(tmp_path) -> None:
-    from desktop.core.records import SQLiteRecordStore
-    from tests.fixtures.records import make_draft, write_test_png
-
     store = SQLiteRecordStore.open(tmp_path / "data", clock=lambda: datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc))
     knee = replace(knee_prediction(), card=CardSummary(name="Knee", task="ordinal"))
     record = store.save_study(make_draft(*write_test_png(tmp_path / "x.png"), predictions=(knee,), doctor_name=""))
@@ -66,6 +64,18 @@ def test_report_content_rows(tmp_path) -> None:
     assert derived.derived and derived.result == "Osteoarthritis" and derived.threshold == "Osteoarthritis if 50% or more"
     assert content.doctor_name == "Dr. Default"  # the clinic default signs when the study names nobody
     assert content.heatmap_caption == "No heat map was computed for this study."
-    # Saved without a body-part guard: no check row and no warning box.
-    assert content.warnings == () and "Image check" not in dict(content.study_rows)
+    # Saved without a body-part guard: no check row; only the model's own warning, named.
+    assert content.warnings == ("Tiny knee model: Image is small.",) and "Image check" not in dict(content.study_rows)
     assert content.saved_at == "2024-03-04 12:00" and content.generated_at == "2024-03-05 09:15"
+
+
+def test_each_models_own_warnings_are_printed_once_per_joint(tmp_path) -> None:
+    unfamiliar = "this image is unlike the images this model was fitted on; its answer may be unreliable"
+    left = replace(knee_prediction(), region_side="image_left", warnings=(unfamiliar,))
+    right = replace(knee_prediction(), region_side="image_right", warnings=(unfamiliar, unfamiliar))
+    store = SQLiteRecordStore.open(tmp_path / "data")
+    record = store.save_study(make_draft(*write_test_png(tmp_path / "x.png"), predictions=(left, right)))
+    store.close()
+    content = report_content(record, clinic=ClinicSettings(), generated_at=datetime(2024, 3, 5, 9, 15))
+    assert content.warnings == (f"Tiny knee model, knee on image left: {unfamiliar}",
+                                f"Tiny knee model, knee on image right: {unfamiliar}")

@@ -61,6 +61,9 @@ def test_binary_card_shows_everything(panel: ResultsPanel, tiny_models_dir) -> N
     assert "Decision threshold: PNEUMONIA when P(PNEUMONIA) \u2265 0.42" in text
     assert "Calibrated probabilities" in text
     assert "\u26a0 Image is smaller" in text
+    # The warning sits right under the answer, before the probability bars.
+    layout = widget.layout()
+    assert layout.indexOf(widget.warning_widgets[0]) == layout.indexOf(widget.label_widget) + 1
     assert "Internal test (n=120): accuracy 90.0%, balanced accuracy 88.0%" in text
     assert "old_knee: model.onnx is missing" in panel.unavailable_text
 

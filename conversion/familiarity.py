@@ -1,0 +1,187 @@
+"""Fit a shipped model's familiarity check on in-domain images and write it into its card.
+
+    python -m conversion.familiarity --model-id knee_osteoporosis
+    python -m conversion.familiarity --model-id knee_kl --foreign ../shared/data/osteoporosis
+
+Run it after every export of the model (an export writes a new card without the block).
+
+The check (see ``desktop.core.familiarity``) compares an input's feature vector with those of
+reference images, read through the installed ONNX model exactly as the app reads them (knee
+models: each located joint). The reference images are, per model:
+
+- the heads on the knee KL network's features (``knee_osteoporosis``, ``bone_fracture``): every
+  image the head was fitted on; the network itself never saw them, so their features are as
+  new to it as a clinic's;
+- the networks trained end to end here (``knee_kl``, ``pneumonia``): the validation split; the
+  training images sit closer to the network than any new image will, and the internal test
+  split stays an independent check: the share of it flagged is reported.
+
+The threshold is a high percentile (default 99th) of held-out distances from grouped 5-fold
+cross-validation over the reference images, so about 1 in 100 in-domain images is flagged;
+the summary itself is then fitted on all of them. ``--foreign`` folders report how often
+images of another kind are flagged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from conversion.common import card_text
+from desktop.core.familiarity import Familiarity, fit_familiarity
+from desktop.core.imaging import ImageLoadError, load_image
+from desktop.inference.knee_joints import crop_joint, locate_knee_joints
+from desktop.inference.predictor import PredictionError, feature_vector
+from desktop.inference.registry import LoadedModel, ModelRegistry
+from desktop.inference.regional import usable_locator
+
+log = logging.getLogger("conversion.familiarity")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FOLDS = 5
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm"}
+
+Reference = list[tuple[Path, str]]  # (image file, group that must stay on one side of a fold)
+
+
+def _split_files(model_id: str, data_root: Path, split: str) -> Reference:
+    from training.tasks import IMAGE_TASKS
+
+    lists = json.loads((REPO_ROOT / "training" / "splits" / f"{model_id}.json").read_text(encoding="utf-8"))
+    root = data_root / IMAGE_TASKS[model_id].dataset
+    return [(root / relative, str(group)) for relative, group in lists["splits"][split]]
+
+
+def _knee_films(data_root: Path) -> Reference:
+    from training.knee_osteoporosis_data import list_films
+
+    films, _ = list_films(data_root / "osteoporosis")
+    return [(film.path, film.group) for film in films]
+
+
+def _fracture_radiographs(data_root: Path) -> Reference:
+    from training.sample_sources import fracture_samples
+
+    return [(sample.path, sample.group) for sample in fracture_samples(data_root)]
+
+
+# model id -> (reference images, independent check images or None)
+SOURCES: dict[str, Callable[[Path], tuple[Reference, Reference | None]]] = {
+    "knee_osteoporosis": lambda root: (_knee_films(root), None),
+    "bone_fracture": lambda root: (_fracture_radiographs(root), None),
+    "knee_kl": lambda root: (_split_files("knee_kl", root, "val"), _split_files("knee_kl", root, "test")),
+    "pneumonia": lambda root: (_split_files("pneumonia", root, "val"), _split_files("pneumonia", root, "test")),
+}
+
+
+def image_features(model: LoadedModel, locator: LoadedModel | None, files: Iterable[tuple[Path, str]]):
+    """Feature vectors as the app computes them, with the group of each (one per knee joint)."""
+    rows, groups = [], []
+    for count, (path, group) in enumerate(files, start=1):
+        try:
+            pixels = load_image(path).pixels
+            if model.card.region == "knee_joint":
+                views = [crop_joint(pixels, joint) for joint in locate_knee_joints(locator, pixels)]
+            else:
+                views = [pixels]
+            for view in views:
+                rows.append(feature_vector(model, view))
+                groups.append(group)
+        except (ImageLoadError, PredictionError) as exc:
+            log.warning("skipped %s: %s", path, exc)
+        if count % 200 == 0:
+            log.info("features %d", count)
+    return np.array(rows), np.array(groups)
+
+
+def fold_of(groups: np.ndarray) -> np.ndarray:
+    """A fixed fold per group (CRC of its name), so no group sits on both sides."""
+    return np.array([zlib.crc32(str(g).encode()) % FOLDS for g in groups])
+
+
+def held_out_distances(features: np.ndarray, groups: np.ndarray, *, components: int) -> np.ndarray:
+    folds = fold_of(groups)
+    distances = np.zeros(len(features))
+    for k in range(FOLDS):
+        held = folds == k
+        if held.any() and (~held).sum() >= 3:
+            distances[held] = fit_familiarity(features[~held], components=components).distance(features[held])
+    return distances
+
+
+def fit_for_model(model: LoadedModel, locator: LoadedModel | None, reference: Reference, *,
+                  components: int, percentile: float) -> tuple[Familiarity, np.ndarray]:
+    features, groups = image_features(model, locator, reference)
+    if len(features) < 2 * FOLDS:
+        raise ValueError(f"only {len(features)} reference feature vectors for {model.id}")
+    held_out = held_out_distances(features, groups, components=components)
+    threshold = float(np.percentile(held_out, percentile))
+    return fit_familiarity(features, components=components).with_threshold(threshold), held_out
+
+
+def _folder_images(folder: Path) -> Reference:
+    return [(p, p.name) for p in sorted(folder.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+
+
+def flagged_share(familiarity: Familiarity, model, locator, files: Reference) -> tuple[float, int]:
+    features, _ = image_features(model, locator, files)
+    if not len(features):
+        return float("nan"), 0
+    return float(np.mean(familiarity.distance(features) > familiarity.threshold)), len(features)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-id", required=True, choices=sorted(SOURCES))
+    parser.add_argument("--models", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--components", type=int, default=32)
+    parser.add_argument("--percentile", type=float, default=99.0)
+    parser.add_argument("--foreign", type=Path, action="append", default=[], help="folder of other images to report on")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    registry = ModelRegistry.discover(args.models)
+    try:
+        model = registry.get(args.model_id)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    if not model.card.feature_map_output:
+        print(f"error: {args.model_id} exports no feature map", file=sys.stderr)
+        return 1
+    locator = usable_locator(registry)
+    reference, check = SOURCES[args.model_id](args.data_root)
+    familiarity, held_out = fit_for_model(model, locator, reference, components=args.components, percentile=args.percentile)
+    summary = {
+        "images": f"{len(reference)} in-domain images ({'knee joints located on each' if model.card.region else 'whole images'})",
+        "feature_vectors": int(len(held_out)),
+        "components": int(familiarity.components.shape[0]),
+        "threshold_rule": f"{args.percentile:g}th percentile of held-out distances (grouped {FOLDS}-fold)",
+        "held_out_flagged": round(float(np.mean(held_out > familiarity.threshold)), 4),
+        "command": " ".join(["python -m conversion.familiarity", *(sys.argv[1:] if argv is None else argv)]),
+    }
+    if check is not None:
+        share, n = flagged_share(familiarity, model, locator, check)
+        summary["internal_test_flagged"] = {"share": round(share, 4), "n": n}
+    for folder in args.foreign:
+        share, n = flagged_share(familiarity, model, locator, _folder_images(folder))
+        summary.setdefault("other_images_flagged", {})[f"{folder.parent.name}/{folder.name}"] = {"share": round(share, 4), "n": n}
+    familiarity = familiarity.with_threshold(familiarity.threshold, summary)
+
+    card_path = model.folder / "model.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["familiarity"] = familiarity.to_dict()
+    card_path.write_text(card_text(card), encoding="utf-8")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
