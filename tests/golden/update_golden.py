@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from desktop.core.familiarity import UNFAMILIAR_WARNING  # noqa: E402
 from desktop.core.imaging import load_image  # noqa: E402
 from desktop.inference.predictor import predict_image  # noqa: E402
 from desktop.inference.registry import ModelRegistry  # noqa: E402
@@ -37,6 +38,8 @@ def main() -> int:
             "derived": {d.id: round(d.probability, 6) for d in prediction.derived},
             "heatmap_shape": list(prediction.heatmap.shape),
             "heatmap_peak_row_col": peak,
+            # The familiarity check's verdict on the sample (see desktop/core/familiarity.py).
+            "unfamiliar": UNFAMILIAR_WARNING in prediction.warnings,
         }
     GOLDEN.write_text(json.dumps(golden, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {GOLDEN} for {sorted(golden)}")

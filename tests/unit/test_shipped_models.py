@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from desktop.core.familiarity import UNFAMILIAR_WARNING
 from desktop.core.imaging import load_image
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
@@ -48,3 +49,13 @@ def test_golden_output_on_the_bundled_sample(registry: ModelRegistry, model_id: 
     assert list(prediction.heatmap.shape) == expected["heatmap_shape"]
     peak = divmod(int(prediction.heatmap.argmax()), prediction.heatmap.shape[1])
     assert np.allclose(peak, expected["heatmap_peak_row_col"], atol=2)
+    assert (UNFAMILIAR_WARNING in prediction.warnings) == expected["unfamiliar"]
+
+
+def test_knee_osteoporosis_flags_the_osteoarthritis_initiative_crop(registry: ModelRegistry) -> None:
+    # The bundled KL sample is an Osteoarthritis Initiative crop: the KL model was trained on
+    # such crops, the osteoporosis model was fitted on other clinics' films and calls most of
+    # them osteoporosis, so only its answer carries the warning.
+    pixels = load_image(samples_dir() / "knee_kl_sample.jpg").pixels
+    assert UNFAMILIAR_WARNING in predict_image(registry.get("knee_osteoporosis"), pixels).warnings
+    assert UNFAMILIAR_WARNING not in predict_image(registry.get("knee_kl"), pixels).warnings
