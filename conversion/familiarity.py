@@ -45,7 +45,6 @@ from desktop.inference.regional import usable_locator
 log = logging.getLogger("conversion.familiarity")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FOLDS = 5
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm"}
 
 Reference = list[tuple[Path, str]]  # (image file, group that must stay on one side of a fold)
 
@@ -126,10 +125,14 @@ def fit_for_model(model: LoadedModel, locator: LoadedModel | None, reference: Re
 
 
 def _folder_images(folder: Path) -> Reference:
+    from training.datasets import IMAGE_SUFFIXES
+
     return [(p, p.name) for p in sorted(folder.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
-def flagged_share(familiarity: Familiarity, model, locator, files: Reference) -> tuple[float, int]:
+def flagged_share(familiarity: Familiarity, model: LoadedModel, locator: LoadedModel | None,
+                  files: Reference) -> tuple[float, int]:
+    """Share of the feature vectors (joints, or whole images) of ``files`` above the threshold."""
     features, _ = image_features(model, locator, files)
     if not len(features):
         return float("nan"), 0

@@ -145,7 +145,8 @@ def evaluate(args: argparse.Namespace, registry: ModelRegistry) -> int:
             rows.append(row)
             if args.batch_report:
                 entry = {"file": str(file), "true": labels[truth], "predicted": labels[predicted],
-                         "probabilities": dict(zip(labels, row)), "unfamiliar": flagged}
+                         "probabilities": dict(zip(labels, row)),
+                         "unfamiliar": flagged if card.familiarity is not None else None}
                 if regional:
                     entry["joints"] = [p.region_side for p in run.predictions if p.region_side is not None]
                 per_file.append(entry)

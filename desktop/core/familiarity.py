@@ -43,10 +43,6 @@ class Familiarity:
     threshold: float = float("inf")  # distances above this are unfamiliar
     reference: dict[str, Any] | None = None  # what it was fitted on and how often it flags
 
-    @property
-    def n_features(self) -> int:
-        return int(self.mean.size)
-
     def distance(self, features: np.ndarray) -> np.ndarray:
         """Distance of each row of ``features`` (or one vector) from the reference images:
         about 1.4 for a typical one (each of the two parts averages 1 there)."""

@@ -194,6 +194,8 @@ def test_evaluate_binary_counts_and_metrics(models_dir: Path, tmp_path: Path, ca
     assert report["roc_auc"] == pytest.approx(10.5 / 12)
     assert report["quadratic_weighted_kappa"] is None
     assert len(report["files"]) == 7
+    # No familiarity block in the card: nothing was checked, so nothing is counted.
+    assert report["n_unfamiliar"] is None and {f["unfamiliar"] for f in report["files"]} == {None}
 
 
 def test_evaluate_derived_output_and_ordinal_subset(models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
