@@ -130,6 +130,7 @@ def build_app(
     records = RecordsController(
         store=store, study=controller, notes=window.panel.report, patient=PatientLink(patient_dock.widget(), decode_risk=risk_from_dict),
         settings=settings, registry=registry, prompts=prompts, dialog_parent=window, unavailable_reason=store_reason,
+        measurements=window.view.measure_tool,
     )
     window.attach_records(records)
     return XRayDeskApp(window, controller, registry, service, runner, recent, settings, records, store)

@@ -31,6 +31,8 @@ class WindowActions:
     invert: QAction
     rotate: QAction
     reset_view: QAction
+    measure: QAction
+    clear_measurements: QAction
     heatmap: QAction
     about: QAction
     recent_menu: RecentMenu
@@ -97,6 +99,9 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
         invert=_action(window, "&Invert", "I", tip="Swap black and white", checkable=True),
         rotate=_action(window, "&Rotate 90\u00b0", "R", tip="Rotate clockwise"),
         reset_view=_action(window, "R&eset View", "0", tip="Fit, no rotation, no inversion, default window/level"),
+        measure=_action(window, "&Measure Distance", "M", checkable=True,
+                        tip="Drag on the image to measure (Shift+drag measures in any mode); mm when the file gives the pixel size"),
+        clear_measurements=_action(window, "&Clear Measurements", "Shift+M", tip="Remove every measurement from the image"),
         heatmap=_action(window, "Show &Heat Map", "H", tip="Show where the model looked", checkable=True),
         about=_action(window, "&About XRayDesk"),
         recent_menu=RecentMenu(window),
@@ -121,6 +126,9 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
         view_menu.addAction(action)
     view_menu.addSeparator()
     for action in (actions.invert, actions.rotate, actions.reset_view):
+        view_menu.addAction(action)
+    view_menu.addSeparator()
+    for action in (actions.measure, actions.clear_measurements):
         view_menu.addAction(action)
     view_menu.addSeparator()
     view_menu.addAction(actions.heatmap)

@@ -1,10 +1,12 @@
-"""The radiograph viewer: zoom, pan, window/level, invert, rotate, heat map and knee joint boxes.
+"""The radiograph viewer: zoom, pan, window/level, invert, rotate, heat map, knee joint boxes
+and measurements.
 
 Mouse: wheel zooms about the cursor, left or middle drag pans, right drag sets window/level
 (horizontal = window width / contrast, vertical = level / brightness), double-click fits.
-The heat map (:mod:`desktop.ui.heatmap_overlay`) and the joint boxes (:mod:`desktop.ui.joint_boxes`)
-are child items of the image item, so they follow every zoom, pan and rotation without being
-recomputed.
+Shift + left drag (or any left drag in measure mode) measures a distance. The heat map
+(:mod:`desktop.ui.heatmap_overlay`), the joint boxes (:mod:`desktop.ui.joint_boxes`) and the
+measurements (:mod:`desktop.ui.measure_overlay`) are child items of the image item, so they
+follow every zoom, pan and rotation without being recomputed.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPixmap, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-from desktop.ui.display_mapping import DEFAULT_WINDOW, WindowLevel, apply_lut, display_lut, quantise
 from desktop.core.joint_regions import JointRegion
+from desktop.ui.display_mapping import DEFAULT_WINDOW, WindowLevel, apply_lut, display_lut, quantise
 from desktop.ui.heatmap_overlay import HeatmapOverlay
 from desktop.ui.joint_boxes import JointBoxes
+from desktop.ui.measure_overlay import MeasureTool
 from desktop.ui.pixel_probe import PixelProbe, probe_pixel
 from desktop.ui.qimages import grey_to_qimage
 
@@ -53,6 +56,7 @@ class ImageView(QGraphicsView):
         self.scene().addItem(self._image_item)
         self._overlay = HeatmapOverlay(self._image_item)
         self._joint_boxes = JointBoxes(self._image_item)
+        self.measure_tool = MeasureTool(self._image_item, self)
 
         self._pixels: np.ndarray | None = None
         self._indices: np.ndarray | None = None
@@ -94,8 +98,10 @@ class ImageView(QGraphicsView):
         self._pixels = pixels
         self._indices = quantise(pixels)
         self._spacing = pixel_spacing_mm
+        self.measure_tool.set_spacing(pixel_spacing_mm)
         self.set_heatmap(None)
         self.set_joints(())
+        self.measure_tool.clear()
         self.reset_view()
 
     def displayed_image(self) -> QImage | None:
@@ -245,6 +251,21 @@ class ImageView(QGraphicsView):
         """Mark the joint whose result is selected (None: no joint)."""
         self._joint_boxes.highlight(side)
 
+    # ------------------------------------------------------------ measurements
+    def set_measure_mode(self, on: bool) -> None:
+        """In measure mode a plain left drag measures instead of panning."""
+        self.measure_tool.measure_mode = bool(on)
+        if on:
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.viewport().unsetCursor()
+
+    def _image_point(self, view_pos: QPointF) -> tuple[float, float]:
+        """Image pixel coordinates (x, y) under a viewport position, kept on the image."""
+        point = self._image_item.mapFromScene(self.mapToScene(view_pos.toPoint()))
+        rows, cols = self._pixels.shape if self._pixels is not None else (1, 1)
+        return min(max(point.x(), 0.0), float(cols)), min(max(point.y(), 0.0), float(rows))
+
     # ------------------------------------------------------------- mouse
     def wheelEvent(self, event: QWheelEvent) -> None:
         if self._pixels is None:
@@ -256,6 +277,12 @@ class ImageView(QGraphicsView):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         button = event.button()
+        measuring = self.measure_tool.measure_mode or bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if self._pixels is not None and button == Qt.MouseButton.LeftButton and measuring:
+            self.measure_tool.begin(self._image_point(event.position()))
+            self._drag = ("measure", event.position(), self._window)
+            event.accept()
+            return
         if self._pixels is not None and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton):
             mode = "window" if button == Qt.MouseButton.RightButton else "pan"
             self._drag = (mode, event.position(), self._window)
@@ -270,7 +297,9 @@ class ImageView(QGraphicsView):
         if self._drag is not None:
             mode, start, window = self._drag
             delta = pos - start
-            if mode == "pan":
+            if mode == "measure":
+                self.measure_tool.stretch(self._image_point(pos))
+            elif mode == "pan":
                 self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
                 self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
                 self._drag = (mode, pos, window)
@@ -283,8 +312,10 @@ class ImageView(QGraphicsView):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._drag is not None:
+            if self._drag[0] == "measure":
+                self.measure_tool.finish()
             self._drag = None
-            self.viewport().unsetCursor()
+            self.set_measure_mode(self.measure_tool.measure_mode)  # back to the mode's own cursor
             event.accept()
             return
         super().mouseReleaseEvent(event)

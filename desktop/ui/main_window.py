@@ -126,6 +126,8 @@ class MainWindow(QMainWindow):
         a.reset_view.triggered.connect(view.reset_view)
         a.invert.toggled.connect(view.set_inverted)
         view.inverted_changed.connect(a.invert.setChecked)
+        a.measure.toggled.connect(view.set_measure_mode)
+        a.clear_measurements.triggered.connect(view.measure_tool.clear)
         # The menu action and the panel's check box are two handles on one setting.
         a.heatmap.toggled.connect(self.panel.heatmap_check.setChecked)
         self.panel.heatmap_check.toggled.connect(a.heatmap.setChecked)

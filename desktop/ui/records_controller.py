@@ -5,8 +5,9 @@ section and the patient data through :class:`PatientLink`, and writes through a
 :class:`RecordStore`. Saving runs on the GUI thread on purpose: it takes milliseconds (one
 image copy and one transaction), and the user must not open another image half-way through.
 
-"Dirty" means: notes, impression, doctor or patient data differ from what was last saved
-(or loaded). Analysis results alone are not dirty: re-opening the image reproduces them.
+"Dirty" means: notes, impression, doctor, measurements or patient data differ from what was
+last saved (or loaded). Analysis results alone are not dirty: re-opening the image reproduces
+them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from desktop.core.imaging import XRayImage
     from desktop.core.records import RecordStore
     from desktop.ui.controller import StudyController
+    from desktop.ui.measure_overlay import MeasureTool
     from desktop.ui.patient_link import PatientLink
 
 __all__ = ["RecordsController"]
@@ -62,6 +64,7 @@ class RecordsController(QObject):
         notes: ReportSection,
         patient: PatientLink | None,
         settings: QSettings,
+        measurements: MeasureTool | None = None,
         registry: Any | None = None,
         prompts: Prompts | None = None,
         dialog_parent: QWidget | None = None,
@@ -73,6 +76,7 @@ class RecordsController(QObject):
         self._study = study
         self._notes = notes
         self._patient = patient
+        self._measurements = measurements  # the viewer the doctor measures on
         self._settings = settings
         self._registry = registry
         self.prompts = prompts or Prompts()
@@ -91,6 +95,8 @@ class RecordsController(QObject):
         notes.save_requested.connect(self.save)
         if patient is not None:
             patient.changed.connect(self._update_state)
+        if measurements is not None:
+            measurements.measurements_changed.connect(lambda *_: self._update_state())
         notes.set_values(NotesValues(doctor_name=self._clinic().doctor_name))
         self._mark_clean()
 
@@ -104,7 +110,11 @@ class RecordsController(QObject):
         return self._snapshot() != self._baseline
 
     def _snapshot(self) -> tuple[Any, ...]:
-        return (self._notes.values(), self._patient.snapshot() if self._patient is not None else ())
+        return (self._notes.values(), self._patient.snapshot() if self._patient is not None else (),
+                self._measured())
+
+    def _measured(self) -> tuple:
+        return self._measurements.measurements if self._measurements is not None else ()
 
     def _mark_clean(self) -> None:
         self._baseline = self._snapshot()
@@ -186,6 +196,7 @@ class RecordsController(QObject):
             body_part_check=outcome.check if outcome is not None else None,
             warnings=outcome.warnings if outcome is not None else (),
             knee_joints=outcome.joints if outcome is not None else None,
+            measurements=self._measured(),
         )
         try:
             record = self.store.save_study(draft)
@@ -235,6 +246,8 @@ class RecordsController(QObject):
             self._notes.set_values(NotesValues(record.notes, record.impression, record.doctor_name))
             if self._patient is not None:
                 self._patient.restore(record.patient_form, record.risk, details=record.patient.details)
+            if self._measurements is not None:
+                self._measurements.set_measurements(record.measurements)
         finally:
             self._restoring = False
         self._mark_clean()

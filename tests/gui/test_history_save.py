@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QKeySequence
 
+from desktop.core.measurement import Measurement
 from desktop.core.records import StudyQuery
+from desktop.ui.clinic_settings import ClinicSettings
 from desktop.ui.prompts import UNSAVED_CANCEL, UNSAVED_DISCARD, UNSAVED_SAVE
+from desktop.ui.report.content import report_content
 from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
 from tests.gui.helpers import drop_on, plain_image, positive_image
 
@@ -191,3 +194,23 @@ def test_patient_panel_can_be_shown_again_from_the_view_menu(app) -> None:
     app.window.patient_dock.close()
     toggle.trigger()
     assert app.window.patient_dock.isVisible()
+
+
+def test_measurements_are_unsaved_work_stored_reopened_and_reported(app, script: ScriptedPrompts, tmp_path: Path) -> None:
+    app.controller.open_file(positive_image(tmp_path / "first.png"))
+    assert not app.records.is_dirty
+    lines = (Measurement((4.0, 4.0), (40.0, 4.0)), Measurement((10.0, 5.0), (10.0, 50.0)))
+    app.window.view.measure_tool.set_measurements(lines)
+    assert app.records.is_dirty  # a measurement is the doctor's work: leaving asks first
+    record = app.records.save()
+    assert record.measurements == lines and not app.records.is_dirty
+
+    app.controller.open_file(plain_image(tmp_path / "second.png"))
+    assert app.window.view.measure_tool.measurements == ()  # a new image starts clean
+    assert app.records.reopen(record.key)
+    assert app.window.view.measure_tool.measurements == lines and not app.records.is_dirty
+    content = report_content(app.store.get_study(record.key), clinic=ClinicSettings(), generated_at=record.created_at)
+    # A PNG gives no pixel size, so the report gives pixels and says why.
+    assert dict(content.study_rows)["Measurements"] == "1: 36 px; 2: 45 px (image pixels: the file gives no pixel size)"
+    app.window.actions.clear_measurements.trigger()
+    assert app.window.view.measure_tool.measurements == () and app.records.is_dirty

@@ -183,3 +183,42 @@ def test_heatmap_model_selector_with_several_models(qtbot, settings, tmp_path: P
     combo.setCurrentIndex(1)
     assert parts.window.panel.heatmap_model_id == "chest_b"
     assert parts.window.view.heatmap is outcome.heatmap_for("chest_b")
+
+
+def _drag(view: ImageView, qtbot, start: QPoint, end: QPoint, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, modifier, pos=start)
+    QApplication.sendEvent(view.viewport(), _mouse_move(end, Qt.MouseButton.LeftButton))
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, modifier, pos=end)
+
+
+def test_shift_drag_measures_in_millimetres_and_survives_rotation(view: ImageView, qtbot) -> None:
+    changes = []
+    view.measure_tool.measurements_changed.connect(changes.append)
+    _drag(view, qtbot, viewport_point(view, 20, 50), viewport_point(view, 120, 50), Qt.KeyboardModifier.ShiftModifier)
+    (line,) = view.measure_tool.measurements
+    assert line.length_px == pytest.approx(100, abs=3)
+    assert view.measure_tool.labels() == [line.label((0.2, 0.1))] and line.label((0.2, 0.1)).endswith(" mm")
+    assert line.length_mm((0.2, 0.1)) == pytest.approx(10.0, abs=0.3)  # 100 columns of 0.1 mm
+    assert changes[-1] == view.measure_tool.measurements
+    view.rotate_90()
+    assert view.measure_tool.measurements == (line,)  # drawn on the image, so turning the view keeps it
+    # Without Shift and outside measure mode a left drag pans: no new measurement.
+    _drag(view, qtbot, viewport_point(view, 50, 20), viewport_point(view, 50, 80))
+    assert len(view.measure_tool.measurements) == 1
+
+
+def test_measure_mode_tiny_drags_and_clearing(view: ImageView, qtbot) -> None:
+    view.set_measure_mode(True)
+    _drag(view, qtbot, viewport_point(view, 20, 20), viewport_point(view, 21, 21))
+    assert view.measure_tool.measurements == ()  # a slipped click is not a measurement
+    _drag(view, qtbot, viewport_point(view, 20, 20), viewport_point(view, 20, 90))
+    _drag(view, qtbot, viewport_point(view, 150, 10), viewport_point(view, 190, 10))
+    assert len(view.measure_tool.measurements) == 2
+    view.measure_tool.clear()
+    assert view.measure_tool.measurements == () and view.measure_tool.labels() == []
+    _drag(view, qtbot, viewport_point(view, 20, 20), viewport_point(view, 20, 90))
+    view.set_image(np.zeros((50, 50), dtype=np.float32))  # a new image starts without them
+    assert view.measure_tool.measurements == ()
+    # Without pixel spacing (a PNG) the label is in pixels.
+    _drag(view, qtbot, viewport_point(view, 5, 5), viewport_point(view, 45, 5))
+    assert view.measure_tool.labels()[0].endswith(" px")

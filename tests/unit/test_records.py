@@ -13,6 +13,7 @@ import pytest
 
 from desktop.core.body_part import BodyPartCheck
 from desktop.core.joint_regions import JointRegion
+from desktop.core.measurement import Measurement
 from desktop.core.records import (
     PatientDetails,
     RecordError,
@@ -48,7 +49,7 @@ def _png(tmp_path: Path, seed: int = 0) -> tuple[Path, str]:
 
 def test_fresh_database_settings(store: SQLiteRecordStore) -> None:
     db = store._db
-    assert store.schema_version == len(MIGRATIONS) == 4
+    assert store.schema_version == len(MIGRATIONS) == 5
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -113,7 +114,7 @@ def test_version_2_database_upgrades_with_no_warnings(tmp_path: Path) -> None:
     store.close()
 
     store = SQLiteRecordStore.open(root)
-    assert store.schema_version == 4
+    assert store.schema_version == len(MIGRATIONS)
     study = store.get_study(old.key)
     assert study.report_id == old.report_id and study.body_part_check is None and study.warnings == ()
     later = store.save_study(make_draft(*_png(tmp_path, 1), warnings=(CHEST_ON_KNEE,)))
@@ -121,7 +122,12 @@ def test_version_2_database_upgrades_with_no_warnings(tmp_path: Path) -> None:
     store.close()
 
 
+def _drop_schema_5(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE studies DROP COLUMN measurements_json")
+
+
 def _drop_schema_4(db: sqlite3.Connection) -> None:
+    _drop_schema_5(db)
     db.execute("ALTER TABLE predictions DROP COLUMN region_json")
     db.execute("ALTER TABLE predictions DROP COLUMN region_side")
     db.execute("ALTER TABLE studies DROP COLUMN knee_joints_json")
@@ -167,7 +173,7 @@ def test_version_3_database_upgrades_with_whole_image_predictions(tmp_path: Path
     store.close()
 
     store = SQLiteRecordStore.open(root)
-    assert store.schema_version == 4
+    assert store.schema_version == len(MIGRATIONS)
     study = store.get_study(old.key)
     assert study.report_id == old.report_id and study.warnings == (CHEST_ON_KNEE,)
     assert study.knee_joints is None and all(p.region is None and p.region_side is None for p in study.predictions)
@@ -371,3 +377,26 @@ def test_acquisition_facts_come_from_the_dicom_info() -> None:
     plain = XRayImage(pixels=np.zeros((16, 16), dtype=np.float32), source_path=Path("x.png"), format="PNG",
                       bits_stored=8, pixel_spacing_mm=None, sha256="0" * 64, info={})
     assert Acquisition.from_image(plain) == Acquisition()
+
+
+def test_measurements_round_trip_and_version_4_database_upgrades_without_any(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    store = SQLiteRecordStore.open(root)
+    lines = (Measurement((10.5, 20.0), (110.0, 20.0)), Measurement((5.0, 5.0), (5.0, 45.25)))
+    measured = store.save_study(make_draft(*_png(tmp_path), measurements=lines))
+    assert store.get_study(measured.key).measurements == lines
+    # Saved again after the doctor cleared them: none come back.
+    store.save_study(make_draft(*_png(tmp_path), study_key=measured.key))
+    assert store.get_study(measured.key).measurements == ()
+    older = store.save_study(make_draft(*_png(tmp_path, 1), measurements=lines))
+    # Back to schema 4: what a database written by the previous release looks like.
+    _drop_schema_5(store._db)
+    store._db.execute("PRAGMA user_version = 4")
+    store.close()
+
+    store = SQLiteRecordStore.open(root)
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.get_study(older.key).measurements == ()
+    later = store.save_study(make_draft(*_png(tmp_path, 2), measurements=lines[:1]))
+    assert store.get_study(later.key).measurements == lines[:1]
+    store.close()

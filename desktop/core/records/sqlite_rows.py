@@ -14,6 +14,7 @@ from typing import Any
 
 from desktop.core.body_part import BodyPartCheck
 from desktop.core.joint_regions import JointRegion
+from desktop.core.measurement import measurements_from_json
 from desktop.core.prediction import DerivedPrediction
 from desktop.core.records.values import (
     Acquisition,
@@ -83,6 +84,7 @@ def study_from_row(row: sqlite3.Row, *, predictions: tuple[StoredPrediction, ...
         body_part_check=_check_from_json(row["body_part_check_json"]),
         warnings=tuple(str(w) for w in from_json(row["warnings_json"]) or ()),
         knee_joints=_joints_from_json(row["knee_joints_json"]),
+        measurements=measurements_from_json(from_json(row["measurements_json"])),
     )
 
 

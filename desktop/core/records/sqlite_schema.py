@@ -81,6 +81,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE predictions ADD COLUMN region_side TEXT",
         "ALTER TABLE studies ADD COLUMN knee_joints_json TEXT",
     ),
+    (  # 5: distances the doctor measured on the image (line ends in image pixels), so a
+       #    reopened study shows them again and the report prints them. Older studies: none.
+        "ALTER TABLE studies ADD COLUMN measurements_json TEXT NOT NULL DEFAULT '[]'",
+    ),
 )
 
 

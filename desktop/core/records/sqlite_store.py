@@ -190,6 +190,7 @@ class SQLiteRecordStore:
             "knee_joints_json": (
                 to_json([joint.to_dict() for joint in draft.knee_joints]) if draft.knee_joints is not None else None
             ),
+            "measurements_json": to_json([m.to_dict() for m in draft.measurements]),
         }
         if draft.study_key is not None:
             assignments = ", ".join(f"{name} = :{name}" for name in fields)

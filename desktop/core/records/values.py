@@ -19,6 +19,7 @@ import numpy as np
 
 from desktop.core.body_part import BodyPartCheck
 from desktop.core.joint_regions import JointRegion
+from desktop.core.measurement import Measurement
 from desktop.core.model_card import ModelCard
 from desktop.core.prediction import DerivedPrediction, Prediction
 
@@ -217,6 +218,7 @@ class StudyDraft:
     body_part_check: BodyPartCheck | None = None  # the guard's answer, when a guard ran
     warnings: tuple[str, ...] = ()  # study-level warnings (models vs. body part, no knee joint)
     knee_joints: tuple[JointRegion, ...] | None = None  # None: nobody looked for knee joints
+    measurements: tuple[Measurement, ...] = ()  # distances drawn on the image
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ class StudyRecord:
     body_part_check: BodyPartCheck | None = None
     warnings: tuple[str, ...] = ()
     knee_joints: tuple[JointRegion, ...] | None = None
+    measurements: tuple[Measurement, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
 from desktop.core.joint_regions import joint_heading, side_label
+from desktop.core.measurement import measurements_summary
 from desktop.core.records.values import CardSummary, StoredPrediction, StudyRecord
 from desktop.ui.formatting import DISCLAIMER, percent, study_type_name
 
@@ -247,6 +248,8 @@ def report_content(study: StudyRecord, *, clinic: ClinicSettings, generated_at: 
     joints = _joints_row(study)
     if joints is not None:
         study_rows.append(joints)
+    if study.measurements:
+        study_rows.append(("Measurements", measurements_summary(study.measurements, acq.pixel_spacing_mm)))
     # One note per model, however many joints it read.
     distinct: dict[tuple[str, str], StoredPrediction] = {}
     for p in study.predictions:

@@ -11,7 +11,7 @@ import html
 import logging
 from dataclasses import dataclass
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QSizeF, QUrl
 from PySide6.QtGui import QFont, QImage, QPaintDevice, QTextDocument
 
 from desktop import paths
@@ -22,7 +22,7 @@ from desktop.ui.report.fonts import (
     register_bundled_fonts,
 )
 
-__all__ = ["ReportImages", "build_document"]
+__all__ = ["ReportImages", "build_document", "build_fitted_document", "disclaimer_page"]
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,9 @@ _STYLE_FILE = ("report", "report.css")
 _LOGO_HEIGHT_MM = 16.0
 _IMAGE_GAP_MM = 4.0
 # A tall film drawn at full column width would fill the first page and push the findings and
-# the disclaimer, which belong on it, over to the next one.
-_IMAGE_MAX_HEIGHT_MM = 100.0
+# the disclaimer, which belong on it, over to the next one. When warnings, two joints' findings
+# or measurements still push them over, the pictures shrink in these steps until they fit.
+_IMAGE_MAX_HEIGHTS_MM = (100.0, 85.0, 70.0, 55.0)
 _HTML_DPI = 96.0
 
 
@@ -127,7 +128,32 @@ def _signature(content: ReportContent) -> str:
             '<td width="25%">Date: ______________</td></tr></table>')
 
 
-def build_document(content: ReportContent, images: ReportImages, *, device: QPaintDevice, page_width_mm: float) -> QTextDocument:
+def disclaimer_page(doc: QTextDocument, content: ReportContent) -> int:
+    """The page (1-based) on which the disclaimer under the findings ends, at the document's
+    page size."""
+    block = doc.begin()
+    while block.isValid() and block.text() != content.disclaimer:
+        block = block.next()
+    if not block.isValid():
+        return 1
+    rect = doc.documentLayout().blockBoundingRect(block)
+    return int(rect.bottom() // doc.pageSize().height()) + 1
+
+
+def build_fitted_document(content: ReportContent, images: ReportImages, *, device: QPaintDevice,
+                          page_width_mm: float, page_size: QSizeF) -> QTextDocument:
+    """:func:`build_document` with the largest pictures that keep the findings and the
+    disclaimer on the first page (the smallest pictures when none does)."""
+    for height_mm in _IMAGE_MAX_HEIGHTS_MM:
+        doc = build_document(content, images, device=device, page_width_mm=page_width_mm, picture_max_height_mm=height_mm)
+        doc.setPageSize(page_size)
+        if disclaimer_page(doc, content) == 1:
+            break
+    return doc
+
+
+def build_document(content: ReportContent, images: ReportImages, *, device: QPaintDevice, page_width_mm: float,
+                   picture_max_height_mm: float = _IMAGE_MAX_HEIGHTS_MM[0]) -> QTextDocument:
     """Lay the report out for ``device`` (a ``QPdfWriter`` or ``QPrinter``)."""
     register_bundled_fonts()
     # Qt scales <img> sizes by device DPI / 96 itself, so HTML widths are in 96-dpi pixels.
@@ -141,7 +167,7 @@ def build_document(content: ReportContent, images: ReportImages, *, device: QPai
     doc.setDefaultStyleSheet(_style_sheet())
     column_px = int((page_width_mm - _IMAGE_GAP_MM) / 2 * px_per_mm)
     height_per_width = images.radiograph.height() / max(images.radiograph.width(), 1)
-    picture_px = min(column_px, int(_IMAGE_MAX_HEIGHT_MM * px_per_mm / max(height_per_width, 1e-6)))
+    picture_px = min(column_px, int(picture_max_height_mm * px_per_mm / max(height_per_width, 1e-6)))
     doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("report://radiograph"), images.radiograph)
     if images.overlay is not None:
         doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("report://overlay"), images.overlay)

@@ -2,7 +2,9 @@
 
 Drawn with the viewer's own helpers (display mapping, colour map, joint box colour) so the
 paper matches the screen, at a resolution that stays sharp when printed a few centimetres
-wide. Located knee joints are outlined and named on both pictures, as in the viewer.
+wide. Located knee joints are outlined and named on both pictures, as in the viewer; the
+doctor's measurements are drawn, numbered, on the plain radiograph only, so the heat map's
+picture shows the evidence uncluttered.
 """
 
 from __future__ import annotations
@@ -10,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QRect, QRectF, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 
 from desktop.core.joint_regions import JointRegion, side_label
+from desktop.core.measurement import Measurement
 from desktop.ui.display_mapping import heatmap_rgba, map_to_uint8
 from desktop.ui.joint_boxes import BOX_COLOUR
 from desktop.ui.qimages import grey_to_qimage, rgba_to_qimage
 
-__all__ = ["REPORT_IMAGE_SIDE", "draw_joint_boxes", "overlay_image", "radiograph_image"]
+__all__ = ["REPORT_IMAGE_SIDE", "draw_joint_boxes", "draw_measurements", "overlay_image", "radiograph_image"]
 
 # About 8 cm at 250 dpi: sharp on paper, and two of them keep a report PDF around a megabyte.
 REPORT_IMAGE_SIDE = 800
@@ -89,6 +92,43 @@ def draw_joint_boxes(picture: QImage, joints: Sequence[JointRegion], *, image_sh
             painter.setBrush(QColor(0, 0, 0, 170))
             painter.drawRect(tab)
             painter.setPen(BOX_COLOUR)
+            painter.drawText(tab, Qt.AlignmentFlag.AlignCenter, text)
+    finally:
+        painter.end()
+    return picture
+
+
+def draw_measurements(picture: QImage, measurements: Sequence[Measurement], *, image_shape: tuple[int, ...],
+                      spacing_mm: tuple[float, float] | None) -> QImage:
+    """Draw each measured line with "number: length" at its end on ``picture``, in place; the
+    numbers match the report's Measurements row."""
+    if not measurements:
+        return picture
+    sy, sx = picture.height() / image_shape[0], picture.width() / image_shape[1]
+    painter = QPainter(picture)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = QFont()
+        font.setBold(True)
+        font.setPixelSize(max(8, picture.width() // 45))
+        painter.setFont(font)
+        metrics = QFontMetricsF(font)
+        width = max(2.0, picture.width() / 300)
+        for number, line in enumerate(measurements, start=1):
+            start = QPointF(line.start[0] * sx, line.start[1] * sy)
+            end = QPointF(line.end[0] * sx, line.end[1] * sy)
+            for colour, pen_width in ((QColor(0, 0, 0, 200), width * 2.2), (QColor(255, 255, 255), width)):
+                painter.setPen(QPen(colour, pen_width))
+                painter.drawLine(start, end)
+            text = f"{number}: {line.label(spacing_mm)}"
+            tab = QRectF(0, 0, metrics.horizontalAdvance(text) + 8, metrics.height() + 4)
+            # Beside the line's end, kept inside the picture.
+            tab.moveTo(min(max(end.x() + 4, 0.0), picture.width() - tab.width()),
+                       min(max(end.y() - tab.height() / 2, 0.0), picture.height() - tab.height()))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 180))
+            painter.drawRect(tab)
+            painter.setPen(QColor(255, 255, 255))
             painter.drawText(tab, Qt.AlignmentFlag.AlignCenter, text)
     finally:
         painter.end()

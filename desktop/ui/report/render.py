@@ -29,9 +29,9 @@ from PySide6.QtGui import (
 from desktop import __version__
 from desktop.core.records.values import RecordError
 from desktop.ui.report.content import ReportContent, explained_predictions, report_content
-from desktop.ui.report.document import ReportImages, build_document
+from desktop.ui.report.document import ReportImages, build_fitted_document
 from desktop.ui.report.fonts import REPORT_FAMILIES
-from desktop.ui.report.images import draw_joint_boxes, overlay_image, radiograph_image
+from desktop.ui.report.images import draw_joint_boxes, draw_measurements, overlay_image, radiograph_image
 
 if TYPE_CHECKING:
     from PySide6.QtPrintSupport import QPrinter
@@ -55,7 +55,7 @@ def page_size(name: str) -> QPageSize:
 
 def report_images(study: StudyRecord, pixels: np.ndarray, *, logo_path: str = "") -> ReportImages:
     """The radiograph, its heat-map overlay (first model with a map, on every joint it read)
-    and the clinic logo; located knee joints outlined on both pictures."""
+    and the clinic logo; located knee joints outlined on both pictures, measurements on the first."""
     explained = explained_predictions(study)
     logo = QImage(logo_path) if logo_path else None
     if logo is not None and logo.isNull():
@@ -63,6 +63,8 @@ def report_images(study: StudyRecord, pixels: np.ndarray, *, logo_path: str = ""
         logo = None
     joints = study.knee_joints or ()
     radiograph = draw_joint_boxes(radiograph_image(pixels), joints, image_shape=pixels.shape)
+    draw_measurements(radiograph, study.measurements, image_shape=pixels.shape,
+                      spacing_mm=study.acquisition.pixel_spacing_mm)
     overlay = None
     if explained:
         overlay = overlay_image(pixels, [(p.heatmap, p.region) for p in explained])
@@ -75,10 +77,10 @@ def paint_report(content: ReportContent, images: ReportImages, device: QPagedPai
     px_per_mm = device.logicalDpiX() / 25.4
     layout = device.pageLayout()
     page_width_mm = layout.paintRect(QPageLayout.Unit.Millimeter).width()
-    doc = build_document(content, images, device=device, page_width_mm=page_width_mm)
     width, height = device.width(), device.height()
     body_height = height - int(_FOOTER_MM * px_per_mm)
-    doc.setPageSize(QSizeF(width, body_height))
+    doc = build_fitted_document(content, images, device=device, page_width_mm=page_width_mm,
+                                page_size=QSizeF(width, body_height))
     pages = doc.pageCount()
     footer_font = QFont()
     footer_font.setFamilies(list(REPORT_FAMILIES))
