@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 from desktop.core.joint_regions import JointRegion, side_label
+from desktop.ui.overlay_label import OverlayLabel
 
 __all__ = ["BOX_COLOUR", "JointBoxes"]
 
@@ -22,32 +23,7 @@ __all__ = ["BOX_COLOUR", "JointBoxes"]
 BOX_COLOUR = QColor(255, 64, 220)
 _PEN_PX = 1.5
 _HIGHLIGHT_PEN_PX = 3.0
-_LABEL_PAD = 3.0
 _Z_BOXES = 2.0  # above the heat map, so the frame of a joint is never hidden by its evidence
-
-
-class _BoxLabel(QGraphicsItem):
-    """The box's name on a dark tab, the same size on screen at every zoom."""
-
-    def __init__(self, text: str, parent: QGraphicsItem) -> None:
-        super().__init__(parent)
-        self.text = text
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        self._font = QFont()
-        self._font.setBold(True)
-        metrics = QFontMetricsF(self._font)
-        self._rect = QRectF(0, 0, metrics.horizontalAdvance(text) + 2 * _LABEL_PAD, metrics.height() + 2 * _LABEL_PAD)
-
-    def boundingRect(self) -> QRectF:
-        return self._rect
-
-    def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem, _widget: QWidget | None = None) -> None:
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 170))
-        painter.drawRoundedRect(self._rect, 3, 3)
-        painter.setFont(self._font)
-        painter.setPen(BOX_COLOUR)
-        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
 
 
 class JointBoxes:
@@ -68,7 +44,7 @@ class JointBoxes:
         return list(self._boxes)
 
     def labels(self) -> list[str]:
-        return [child.text for box in self._boxes for child in box.childItems() if isinstance(child, _BoxLabel)]
+        return [child.text for box in self._boxes for child in box.childItems() if isinstance(child, OverlayLabel)]
 
     def set_joints(self, joints: Sequence[JointRegion]) -> None:
         """Replace the boxes; an empty sequence removes them."""
@@ -84,7 +60,7 @@ class JointBoxes:
             box = QGraphicsRectItem(QRectF(left, top, width, height), self._image_item)
             box.setZValue(_Z_BOXES)
             box.setData(0, joint.side)
-            label = _BoxLabel(side_label(joint.side), box)
+            label = OverlayLabel(box, colour=BOX_COLOUR, text=side_label(joint.side))
             # Inside the image even when the box reaches past its edge, so the name stays visible.
             label.setPos(max(left, 0), max(top, 0))
             self._boxes.append(box)

@@ -8,49 +8,19 @@ scale and the magenta joint boxes never hide it, and it reads on bright bone and
 
 from __future__ import annotations
 
-from PySide6.QtCore import QLineF, QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtCore import QLineF, QObject, QPointF, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
 from desktop.core.measurement import MIN_LENGTH_PX, Measurement
+from desktop.ui.overlay_label import OverlayLabel
 
 __all__ = ["MeasureTool"]
 
 _LINE_COLOUR = QColor(255, 255, 255)
 _OUTLINE_COLOUR = QColor(0, 0, 0, 200)
-_TICK_PX = 6.0  # half-length of the end ticks, in screen pixels at 100 % zoom
-_LABEL_PAD = 3.0
+_TICK_PX = 6.0  # half-length of the end ticks, in image pixels (they scale with the image)
 _Z_MEASUREMENTS = 3.0  # above the heat map and the joint boxes
-
-
-class _LengthLabel(QGraphicsItem):
-    """The length on a dark tab, the same size on screen at every zoom."""
-
-    def __init__(self, parent: QGraphicsItem) -> None:
-        super().__init__(parent)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        self._font = QFont()
-        self._font.setBold(True)
-        self.text = ""
-        self._rect = QRectF()
-
-    def set_text(self, text: str) -> None:
-        self.prepareGeometryChange()
-        self.text = text
-        metrics = QFontMetricsF(self._font)
-        self._rect = QRectF(0, 0, metrics.horizontalAdvance(text) + 2 * _LABEL_PAD, metrics.height() + 2 * _LABEL_PAD)
-        self.update()
-
-    def boundingRect(self) -> QRectF:
-        return self._rect
-
-    def paint(self, painter: QPainter, _option: QStyleOptionGraphicsItem, _widget: QWidget | None = None) -> None:
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 180))
-        painter.drawRoundedRect(self._rect, 3, 3)
-        painter.setFont(self._font)
-        painter.setPen(_LINE_COLOUR)
-        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
 
 
 class _MeasureLine(QGraphicsPathItem):
@@ -59,7 +29,7 @@ class _MeasureLine(QGraphicsPathItem):
     def __init__(self, parent: QGraphicsItem) -> None:
         super().__init__(parent)
         self.setZValue(_Z_MEASUREMENTS)
-        self.label = _LengthLabel(self)
+        self.label = OverlayLabel(self, colour=_LINE_COLOUR)
         self.measurement = Measurement((0.0, 0.0), (0.0, 0.0))
 
     def set_measurement(self, measurement: Measurement, spacing_mm: tuple[float, float] | None) -> None:
@@ -69,7 +39,7 @@ class _MeasureLine(QGraphicsPathItem):
         path.lineTo(end)
         line = QLineF(start, end)
         if line.length() > 0:
-            # Ticks across the line at both ends, scaled with the image so they stay short.
+            # Ticks across the line at both ends, so where it starts and stops is unambiguous.
             normal = line.normalVector().unitVector()
             offset = QPointF(normal.dx(), normal.dy()) * _TICK_PX
             for point in (start, end):
