@@ -101,13 +101,15 @@ def _warnings(content: ReportContent) -> str:
             f'<td class="warning">{lines}</td></tr></table>')
 
 
-def _pictures(content: ReportContent, images: ReportImages, width_px: int) -> str:
+def _pictures(content: ReportContent, images: ReportImages, width_px: int, gap_px: int) -> str:
     side = f'<img src="report://overlay" width="{width_px}"/>' if images.overlay is not None else ""
     caption = _e(content.heatmap_caption)
     # An explicit gap column: Qt sizes 50% columns by their content and would butt the pictures.
-    return ('<table width="100%" cellspacing="0" cellpadding="0" style="margin-top: 4pt;"><tr>'
-            f'<td width="{width_px}" valign="top"><img src="report://radiograph" width="{width_px}"/></td><td></td>'
-            f'<td width="{width_px}" valign="top">{side}</td></tr>'
+    # The table is as wide as the pictures and centred, so shrunk pictures stay side by side.
+    return (f'<table width="{2 * width_px + gap_px}" align="center" cellspacing="0" cellpadding="0" '
+            'style="margin-top: 4pt;"><tr>'
+            f'<td width="{width_px}" valign="top"><img src="report://radiograph" width="{width_px}"/></td>'
+            f'<td width="{gap_px}"></td><td width="{width_px}" valign="top">{side}</td></tr>'
             f'<tr><td class="caption">Radiograph (default window)</td><td></td><td class="caption">{caption}</td></tr></table>')
 
 
@@ -181,7 +183,7 @@ def build_document(content: ReportContent, images: ReportImages, *, device: QPai
         _header(content, logo_html),
         "<h2>Patient</h2>", _rows(content.patient_rows),
         "<h2>Study</h2>", _rows(content.study_rows),
-        _pictures(content, images, picture_px),
+        _pictures(content, images, picture_px, int(_IMAGE_GAP_MM * px_per_mm)),
         "<h2>Findings</h2>", _warnings(content), _findings(content),
         # Right under the findings, on the first page: the reader must not miss it.
         (f'<table width="100%" cellpadding="5" cellspacing="0" style="margin-top: 5pt;"><tr>'
