@@ -34,8 +34,13 @@ class WindowActions:
     measure: QAction
     clear_measurements: QAction
     heatmap: QAction
+    shortcuts_help: QAction
     about: QAction
     recent_menu: RecentMenu
+
+    def all(self) -> list[QAction]:
+        """Every action, in the order declared (menus and the shortcut help read them)."""
+        return [value for value in vars(self).values() if isinstance(value, QAction)]
 
 
 def _action(parent: QObject, text: str, *shortcuts: str | QKeySequence.StandardKey, tip: str = "", checkable: bool = False) -> QAction:
@@ -103,6 +108,8 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
                         tip="Drag on the image to measure (Shift+drag measures in any mode); mm when the file gives the pixel size"),
         clear_measurements=_action(window, "&Clear Measurements", "Shift+M", tip="Remove every measurement from the image"),
         heatmap=_action(window, "Show &Heat Map", "H", tip="Show where the model looked", checkable=True),
+        shortcuts_help=_action(window, "&Keyboard and Mouse\u2026", QKeySequence.StandardKey.HelpContents,
+                               tip="Every shortcut and mouse gesture"),
         about=_action(window, "&About XRayDesk"),
         recent_menu=RecentMenu(window),
     )
@@ -137,5 +144,6 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
         for action in panel_toggles:
             view_menu.addAction(action)
     help_menu = bar.addMenu("&Help")
+    help_menu.addAction(actions.shortcuts_help)
     help_menu.addAction(actions.about)
     return actions

@@ -18,6 +18,7 @@ from desktop import APP_NAME
 from desktop.core.imaging import SUPPORTED_SUFFIXES
 from desktop.core.joint_regions import NO_JOINT_NOTICE
 from desktop.ui.about import show_about
+from desktop.ui.shortcuts_help import show_shortcuts
 from desktop.ui.actions import build_actions
 from desktop.ui.clinic_settings import load_clinic_settings, save_clinic_settings
 from desktop.ui.file_drop import FileDropFilter
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
         a.open.triggered.connect(self.choose_file)
         a.quit.triggered.connect(self.close)
         a.about.triggered.connect(lambda: show_about(self, self._registry))
+        a.shortcuts_help.triggered.connect(lambda: show_shortcuts(self, a.all()))
         a.fit.triggered.connect(view.fit_to_window)
         a.zoom_in.triggered.connect(view.zoom_in)
         a.zoom_out.triggered.connect(view.zoom_out)
