@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["UNFAMILIAR_WARNING", "Familiarity", "fit_familiarity", "parse_familiarity"]
+__all__ = ["UNFAMILIAR_WARNING", "Familiarity", "fit_familiarity", "parse_familiarity", "unfamiliar_explanation"]
 
 UNFAMILIAR_WARNING = (
     "this image is unlike the images this model was fitted on; its answer may be unreliable"
@@ -76,6 +76,18 @@ class Familiarity:
             "threshold": float(f"{self.threshold:.{digits}g}"),
             "reference": self.reference or {},
         }
+
+
+def unfamiliar_explanation(familiarity: Familiarity | None) -> str:
+    """What the warning means, in plain words, with the card's measured flag rates."""
+    text = ("The model's internal description of this image lies further from those of the images it "
+            "was fitted and checked on than for about 99 in 100 of them. Its answer on such an image "
+            "was never measured, so it may be wrong however sure it looks.")
+    reference = (familiarity.reference or {}) if familiarity is not None else {}
+    held_out = reference.get("held_out_flagged")
+    if isinstance(held_out, (int, float)):
+        text += f" Held-out images like its own were flagged {held_out * 100:.1f}% of the time."
+    return text
 
 
 def fit_familiarity(features: np.ndarray, *, components: int = 32) -> Familiarity:

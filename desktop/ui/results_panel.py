@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QToolButton, QVBoxLayout, QWidget
 
+from desktop.core.familiarity import UNFAMILIAR_WARNING, unfamiliar_explanation
 from desktop.core.joint_regions import joint_heading
 from desktop.ui.formatting import metric_lines, percent, study_type_name
 
@@ -132,7 +133,9 @@ class PredictionCard(QFrame):
         layout.addWidget(self.label_widget)
         # Right under the answer: a warning that it may not hold must be read before the bars.
         self.warning_widgets = [_label(f"\u26a0 {warning}", name="warning") for warning in prediction.warnings]
-        for widget in self.warning_widgets:
+        for warning, widget in zip(prediction.warnings, self.warning_widgets):
+            if warning == UNFAMILIAR_WARNING:
+                widget.setToolTip(unfamiliar_explanation(card.familiarity if card is not None else None))
             layout.addWidget(widget)
 
         self.bars: dict[str, QProgressBar] = {}

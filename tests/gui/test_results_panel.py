@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from desktop.core.familiarity import UNFAMILIAR_WARNING, fit_familiarity
 from desktop.core.model_card import load_card
 from desktop.core.prediction import DerivedPrediction, Prediction
 from desktop.ui.formatting import metric_lines, percent, probe_text
@@ -152,3 +155,13 @@ def test_long_model_names_do_not_widen_the_panel_past_its_minimum(qtbot) -> None
     assert side.heatmap_model.isVisible()
     assert side.heatmap_model.minimumSizeHint().width() < 200
     assert side.minimumSizeHint().width() <= side.minimumWidth()
+
+
+def test_unfamiliar_warning_explains_itself_with_the_cards_figures(panel: ResultsPanel, tiny_models_dir) -> None:
+    card = load_card(tiny_models_dir / "tiny_chest" / "model.json")
+    rows = np.random.default_rng(0).normal(size=(50, 4))
+    card = dataclasses.replace(card, familiarity=fit_familiarity(rows, components=2).with_threshold(3.0, {"held_out_flagged": 0.0127}))
+    panel.show_results([(_prediction(warnings=(UNFAMILIAR_WARNING, "Image is small.")), card)], body_part="chest")
+    (widget,) = panel.cards()
+    unfamiliar, small = widget.warning_widgets
+    assert "flagged 1.3% of the time" in unfamiliar.toolTip() and small.toolTip() == ""

@@ -11,7 +11,7 @@ import pytest
 from conversion.common import card_text
 from desktop import cli
 from conversion.familiarity import fold_of, held_out_distances
-from desktop.core.familiarity import UNFAMILIAR_WARNING, fit_familiarity, parse_familiarity
+from desktop.core.familiarity import UNFAMILIAR_WARNING, fit_familiarity, parse_familiarity, unfamiliar_explanation
 from desktop.core.model_card import CardError, load_card
 from desktop.inference.predictor import feature_vector, predict_image
 from desktop.inference.registry import LoadedModel, ModelRegistry
@@ -126,3 +126,9 @@ def test_card_text_puts_number_lists_on_one_line() -> None:
     text = card_text(card)
     assert json.loads(text) == card
     assert "[0.5, -1e-05]" in text and '"labels": [\n' in text
+
+
+def test_explanation_quotes_the_cards_measured_flag_rate() -> None:
+    summary = fit_familiarity(_reference(), components=4).with_threshold(2.5, {"held_out_flagged": 0.0116})
+    assert "flagged 1.2% of the time" in unfamiliar_explanation(summary)
+    assert "99 in 100" in unfamiliar_explanation(None) and "flagged" not in unfamiliar_explanation(None)
