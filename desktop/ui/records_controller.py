@@ -37,6 +37,7 @@ from desktop.ui.report_section import NotesValues, ReportSection
 
 if TYPE_CHECKING:
     from desktop.core.imaging import XRayImage
+    from desktop.core.measurement import Measurement
     from desktop.core.records import RecordStore
     from desktop.ui.controller import StudyController
     from desktop.ui.measure_overlay import MeasureTool
@@ -113,7 +114,7 @@ class RecordsController(QObject):
         return (self._notes.values(), self._patient.snapshot() if self._patient is not None else (),
                 self._measured())
 
-    def _measured(self) -> tuple:
+    def _measured(self) -> tuple[Measurement, ...]:
         return self._measurements.measurements if self._measurements is not None else ()
 
     def _mark_clean(self) -> None:

@@ -9,7 +9,8 @@ picture shows the evidence uncluttered.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
@@ -67,44 +68,10 @@ def overlay_image(
     return base
 
 
-def draw_joint_boxes(picture: QImage, joints: Sequence[JointRegion], *, image_shape: tuple[int, ...]) -> QImage:
-    """Outline and name each joint on ``picture`` (the image shown at its own scale), in place."""
-    if not joints:
-        return picture
-    painter = QPainter(picture)
-    try:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = QFont()
-        font.setBold(True)
-        font.setPixelSize(max(8, picture.width() // 45))  # readable when the picture is printed 8 cm wide
-        painter.setFont(font)
-        metrics = QFontMetricsF(font)
-        pen = QPen(BOX_COLOUR, max(2.0, picture.width() / 300))
-        for joint in joints:
-            box = _scaled_box(joint.box, picture, image_shape)
-            painter.setPen(pen)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(box)
-            text = side_label(joint.side)
-            tab = QRectF(max(box.left(), 0.0), max(box.top(), 0.0),
-                         metrics.horizontalAdvance(text) + 8, metrics.height() + 4)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(0, 0, 0, 170))
-            painter.drawRect(tab)
-            painter.setPen(BOX_COLOUR)
-            painter.drawText(tab, Qt.AlignmentFlag.AlignCenter, text)
-    finally:
-        painter.end()
-    return picture
-
-
-def draw_measurements(picture: QImage, measurements: Sequence[Measurement], *, image_shape: tuple[int, ...],
-                      spacing_mm: tuple[float, float] | None) -> QImage:
-    """Draw each measured line with "number: length" at its end on ``picture``, in place; the
-    numbers match the report's Measurements row."""
-    if not measurements:
-        return picture
-    sy, sx = picture.height() / image_shape[0], picture.width() / image_shape[1]
+@contextmanager
+def _labelled_painting(picture: QImage) -> Iterator[tuple[QPainter, QFontMetricsF, float]]:
+    """A painter on ``picture`` with the label font, its metrics and the line width, sized so
+    labels and lines read well when the picture is printed about 8 cm wide."""
     painter = QPainter(picture)
     try:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -112,24 +79,51 @@ def draw_measurements(picture: QImage, measurements: Sequence[Measurement], *, i
         font.setBold(True)
         font.setPixelSize(max(8, picture.width() // 45))
         painter.setFont(font)
-        metrics = QFontMetricsF(font)
-        width = max(2.0, picture.width() / 300)
+        yield painter, QFontMetricsF(font), max(2.0, picture.width() / 300)
+    finally:
+        painter.end()
+
+
+def _label_tab(painter: QPainter, metrics: QFontMetricsF, text: str, colour: QColor, *,
+               left: float, top: float, within: QImage) -> None:
+    """``text`` on a dark tab with its top left at (left, top), kept inside the picture."""
+    tab = QRectF(0, 0, metrics.horizontalAdvance(text) + 8, metrics.height() + 4)
+    tab.moveTo(min(max(left, 0.0), within.width() - tab.width()), min(max(top, 0.0), within.height() - tab.height()))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(0, 0, 0, 170))
+    painter.drawRect(tab)
+    painter.setPen(colour)
+    painter.drawText(tab, Qt.AlignmentFlag.AlignCenter, text)
+
+
+def draw_joint_boxes(picture: QImage, joints: Sequence[JointRegion], *, image_shape: tuple[int, ...]) -> QImage:
+    """Outline and name each joint on ``picture`` (the image shown at its own scale), in place."""
+    if not joints:
+        return picture
+    with _labelled_painting(picture) as (painter, metrics, line_width):
+        for joint in joints:
+            box = _scaled_box(joint.box, picture, image_shape)
+            painter.setPen(QPen(BOX_COLOUR, line_width))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(box)
+            _label_tab(painter, metrics, side_label(joint.side), BOX_COLOUR, left=box.left(), top=box.top(), within=picture)
+    return picture
+
+
+def draw_measurements(picture: QImage, measurements: Sequence[Measurement], *, image_shape: tuple[int, ...],
+                      spacing_mm: tuple[float, float] | None) -> QImage:
+    """Draw each measured line with "number: length" beside its end on ``picture``, in place;
+    the numbers match the report's Measurements row."""
+    if not measurements:
+        return picture
+    sy, sx = picture.height() / image_shape[0], picture.width() / image_shape[1]
+    with _labelled_painting(picture) as (painter, metrics, line_width):
         for number, line in enumerate(measurements, start=1):
             start = QPointF(line.start[0] * sx, line.start[1] * sy)
             end = QPointF(line.end[0] * sx, line.end[1] * sy)
-            for colour, pen_width in ((QColor(0, 0, 0, 200), width * 2.2), (QColor(255, 255, 255), width)):
-                painter.setPen(QPen(colour, pen_width))
+            for colour, width in ((QColor(0, 0, 0, 200), line_width * 2.2), (QColor(255, 255, 255), line_width)):
+                painter.setPen(QPen(colour, width))
                 painter.drawLine(start, end)
-            text = f"{number}: {line.label(spacing_mm)}"
-            tab = QRectF(0, 0, metrics.horizontalAdvance(text) + 8, metrics.height() + 4)
-            # Beside the line's end, kept inside the picture.
-            tab.moveTo(min(max(end.x() + 4, 0.0), picture.width() - tab.width()),
-                       min(max(end.y() - tab.height() / 2, 0.0), picture.height() - tab.height()))
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(0, 0, 0, 180))
-            painter.drawRect(tab)
-            painter.setPen(QColor(255, 255, 255))
-            painter.drawText(tab, Qt.AlignmentFlag.AlignCenter, text)
-    finally:
-        painter.end()
+            _label_tab(painter, metrics, f"{number}: {line.label(spacing_mm)}", QColor(255, 255, 255),
+                       left=end.x() + 4, top=end.y() - (metrics.height() + 4) / 2, within=picture)
     return picture
