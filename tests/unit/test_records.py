@@ -275,7 +275,7 @@ def test_delete_study_and_patient_cascade(store: SQLiteRecordStore, tmp_path: Pa
 
 
 def test_csv_export(store: SQLiteRecordStore, tmp_path: Path) -> None:
-    one = store.save_study(make_draft(*_png(tmp_path, 1)))
+    one = store.save_study(make_draft(*_png(tmp_path, 1), measurements=(Measurement((0.0, 0.0), (30.0, 40.0)),)))
     two = store.save_study(make_draft(*_png(tmp_path, 2), patient=PatientDetails(name="=HYPERLINK(\"x\")"),
                                       predictions=(chest_prediction(p_positive=0.2),), impression="Clear lungs.",
                                       warnings=(CHEST_ON_KNEE,)))
@@ -293,7 +293,10 @@ def test_csv_export(store: SQLiteRecordStore, tmp_path: Path) -> None:
     assert first["tiny_knee label"] == "2" and float(first["tiny_knee probability"]) == pytest.approx(0.5)
     assert second["tiny_knee label"] == "" and second["tiny_chest label"] == "NORMAL"
     assert float(second["tiny_chest probability"]) == pytest.approx(0.8)
-    assert first["warnings"] == "" and second["warnings"] == CHEST_ON_KNEE
+    # A model's own warning about its reading is named by model, after the study's warnings.
+    assert first["warnings"] == "Tiny knee model: Image is small." and second["warnings"] == CHEST_ON_KNEE
+    # 30 columns of 0.15 mm and 40 rows of 0.143 mm: hypot(4.5, 5.72) = 7.28 mm.
+    assert first["measurements"] == "1: 7.3 mm" and second["measurements"] == ""
     assert second["patient_name"].startswith("'=")  # never a live formula
     assert datetime.fromisoformat(first["study_saved_at"]) == one.created_at
 

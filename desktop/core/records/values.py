@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from desktop.core.body_part import BodyPartCheck
-from desktop.core.joint_regions import JointRegion
+from desktop.core.joint_regions import JointRegion, joint_heading
 from desktop.core.measurement import Measurement
 from desktop.core.model_card import ModelCard
 from desktop.core.prediction import DerivedPrediction, Prediction
@@ -246,6 +246,16 @@ class StudyRecord:
     warnings: tuple[str, ...] = ()
     knee_joints: tuple[JointRegion, ...] | None = None
     measurements: tuple[Measurement, ...] = ()
+
+    @property
+    def all_warnings(self) -> tuple[str, ...]:
+        """The study's warnings, then what each model said about its own reading (an image
+        unlike the ones it was fitted on, a stretched one), named by model and joint, once each."""
+        lines = list(self.warnings)
+        for p in self.predictions:
+            where = f", {joint_heading(p.region_side).lower()}" if p.region_side else ""
+            lines.extend(f"{p.model_name}{where}: {warning}" for warning in p.warnings)
+        return tuple(dict.fromkeys(lines))
 
 
 @dataclass(frozen=True)

@@ -157,16 +157,6 @@ def _findings(predictions: tuple[StoredPrediction, ...]) -> tuple[FindingRow, ..
     return tuple(row for p in ordered for row in _finding_rows(p))
 
 
-def _model_warnings(predictions: tuple[StoredPrediction, ...]) -> tuple[str, ...]:
-    """What each model said about its own reading (an image unlike the ones it was fitted on,
-    a stretched one), named by model and joint, each line once."""
-    lines = []
-    for p in predictions:
-        where = f", {joint_heading(p.region_side).lower()}" if p.region_side else ""
-        lines.extend(f"{p.model_name}{where}: {warning}" for warning in p.warnings)
-    return tuple(dict.fromkeys(lines))
-
-
 def _joints_row(study: StudyRecord) -> tuple[str, str] | None:
     if study.knee_joints is None:
         return None
@@ -266,7 +256,7 @@ def report_content(study: StudyRecord, *, clinic: ClinicSettings, generated_at: 
         patient_rows=patient_rows,
         study_rows=tuple(study_rows),
         findings=_findings(study.predictions),
-        warnings=tuple(study.warnings) + _model_warnings(study.predictions),
+        warnings=study.all_warnings,
         heatmap_caption=_heatmap_caption(study),
         risk=risk_lines(study.risk),
         notes=study.notes.strip(),
