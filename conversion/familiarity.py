@@ -96,13 +96,19 @@ SOURCES: dict[str, Callable[[Path], tuple[Reference, Reference | None]]] = {
 
 
 def image_features(model: LoadedModel, locator: LoadedModel | None, files: Iterable[tuple[Path, str]]):
-    """Feature vectors as the app computes them, with the group of each (one per knee joint)."""
+    """Feature vectors as the app computes them, with the group of each (one per knee joint,
+    one per quarter turn for a model that answers every turn)."""
     rows, groups = [], []
     for count, (path, group) in enumerate(files, start=1):
         try:
             pixels = load_image(path).pixels
             if model.card.region == "knee_joint":
                 views = [crop_joint(pixels, joint) for joint in locate_knee_joints(locator, pixels)]
+            elif model.card.answers_every_turn:
+                # The app hands it films in whatever turn they came (it averages the turns
+                # itself), so its reference holds every turn: upright only, it flagged 7 of 67
+                # radiographs turned a quarter and none upright.
+                views = [np.ascontiguousarray(np.rot90(pixels, turn)) for turn in range(4)]
             else:
                 views = [pixels]
             for view in views:
@@ -138,6 +144,12 @@ def fit_for_model(model: LoadedModel, locator: LoadedModel | None, reference: Re
     held_out = held_out_distances(features, groups, components=components)
     threshold = float(np.percentile(held_out, percentile))
     return fit_familiarity(features, components=components).with_threshold(threshold), held_out
+
+
+def _reading(model: LoadedModel) -> str:
+    if model.card.region == "knee_joint":
+        return "knee joints located on each"
+    return "whole images, each in its four quarter turns" if model.card.answers_every_turn else "whole images"
 
 
 def _folder_images(folder: Path) -> Reference:
@@ -179,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     reference, check = SOURCES[args.model_id](args.data_root)
     familiarity, held_out = fit_for_model(model, locator, reference, components=args.components, percentile=args.percentile)
     summary = {
-        "images": f"{len(reference)} in-domain images ({'knee joints located on each' if model.card.region else 'whole images'})",
+        "images": f"{len(reference)} in-domain images ({_reading(model)})",
         "feature_vectors": int(len(held_out)),
         "components": int(familiarity.components.shape[0]),
         "threshold_rule": f"{args.percentile:g}th percentile of held-out distances (grouped {FOLDS}-fold)",
