@@ -10,7 +10,7 @@ import pytest
 
 from conversion.common import card_text
 from desktop import cli
-from conversion.familiarity import fold_of, held_out_distances
+from conversion.familiarity import fold_of, held_out_distances, image_features
 from desktop.core.familiarity import UNFAMILIAR_WARNING, fit_familiarity, parse_familiarity, unfamiliar_explanation
 from desktop.core.model_card import CardError, load_card
 from desktop.inference.predictor import feature_vector, predict_image
@@ -132,3 +132,17 @@ def test_explanation_quotes_the_cards_measured_flag_rate() -> None:
     summary = fit_familiarity(_reference(), components=4).with_threshold(2.5, {"held_out_flagged": 0.0116})
     assert "flagged 1.2% of the time" in unfamiliar_explanation(summary)
     assert "99 in 100" in unfamiliar_explanation(None) and "flagged" not in unfamiliar_explanation(None)
+
+
+def test_reference_reads_every_turn_of_a_model_that_answers_every_turn(tmp_path: Path) -> None:
+    folder = make_tiny_model_dir(tmp_path / "models", model_id="tiny")
+    files = [(write_png(tmp_path / f"{i}.png", image), f"g{i}") for i, image in enumerate(_dark_images(2))]
+    upright = ModelRegistry.discover(tmp_path / "models").get("tiny")
+    features, groups = image_features(upright, None, files)
+    assert features.shape == (2, 4) and list(groups) == ["g0", "g1"]
+    card = json.loads((folder / "model.json").read_text())
+    card["test_time_views"] = ["mirror", "upside_down", "quarter_turn"]
+    (folder / "model.json").write_text(json.dumps(card))
+    any_turn = ModelRegistry.discover(tmp_path / "models").get("tiny")
+    features, groups = image_features(any_turn, None, files)
+    assert features.shape == (8, 4) and list(groups) == ["g0"] * 4 + ["g1"] * 4
