@@ -32,6 +32,7 @@ class WindowActions:
     rotate: QAction
     reset_view: QAction
     measure: QAction
+    undo_measurement: QAction
     clear_measurements: QAction
     heatmap: QAction
     shortcuts_help: QAction
@@ -106,6 +107,8 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
         reset_view=_action(window, "R&eset View", "0", tip="Fit, no rotation, no inversion, default window/level"),
         measure=_action(window, "&Measure Distance", "M", checkable=True,
                         tip="Drag on the image to measure (Shift+drag measures in any mode); mm when the file gives the pixel size"),
+        undo_measurement=_action(window, "&Undo Last Measurement", QKeySequence.StandardKey.Undo,
+                                 tip="Remove the newest measurement"),
         clear_measurements=_action(window, "&Clear Measurements", "Shift+M", tip="Remove every measurement from the image"),
         heatmap=_action(window, "Show &Heat Map", "H", tip="Show where the model looked", checkable=True),
         shortcuts_help=_action(window, "&Keyboard and Mouse\u2026", QKeySequence.StandardKey.HelpContents,
@@ -135,7 +138,7 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
     for action in (actions.invert, actions.rotate, actions.reset_view):
         view_menu.addAction(action)
     view_menu.addSeparator()
-    for action in (actions.measure, actions.clear_measurements):
+    for action in (actions.measure, actions.undo_measurement, actions.clear_measurements):
         view_menu.addAction(action)
     view_menu.addSeparator()
     view_menu.addAction(actions.heatmap)

@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         a.invert.toggled.connect(view.set_inverted)
         view.inverted_changed.connect(a.invert.setChecked)
         a.measure.toggled.connect(view.set_measure_mode)
+        a.undo_measurement.triggered.connect(view.measure_tool.remove_last)
         a.clear_measurements.triggered.connect(view.measure_tool.clear)
         # The menu action and the panel's check box are two handles on one setting.
         a.heatmap.toggled.connect(self.panel.heatmap_check.setChecked)

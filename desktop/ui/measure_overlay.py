@@ -116,6 +116,11 @@ class MeasureTool(QObject):
     def clear(self) -> None:
         self.set_measurements(())
 
+    def remove_last(self) -> None:
+        """Take back the newest measurement (a line drawn in the wrong place)."""
+        if self._lines:
+            self.set_measurements(self.measurements[:-1])
+
     def _remove(self, line: _MeasureLine) -> None:
         scene = self._image_item.scene()
         if scene is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
 from desktop.core.measurement import Measurement
@@ -212,5 +213,26 @@ def test_measurements_are_unsaved_work_stored_reopened_and_reported(app, script:
     content = report_content(app.store.get_study(record.key), clinic=ClinicSettings(), generated_at=record.created_at)
     # A PNG gives no pixel size, so the report gives pixels and says why.
     assert dict(content.study_rows)["Measurements"] == "1: 36 px; 2: 45 px (image pixels: the file gives no pixel size)"
+    app.window.actions.undo_measurement.trigger()
+    assert app.window.view.measure_tool.measurements == lines[:1] and app.records.is_dirty
     app.window.actions.clear_measurements.trigger()
     assert app.window.view.measure_tool.measurements == () and app.records.is_dirty
+    app.window.actions.undo_measurement.trigger()  # nothing left to take back: no error
+    assert app.window.view.measure_tool.measurements == ()
+
+
+def test_ctrl_z_in_the_notes_undoes_typing_not_a_measurement(app, qtbot, tmp_path: Path) -> None:
+    app.controller.open_file(positive_image(tmp_path / "first.png"))
+    line = Measurement((4.0, 4.0), (40.0, 4.0))
+    app.window.view.measure_tool.set_measurements((line,))
+    notes = app.window.panel.report.notes_edit
+    app.window.activateWindow()
+    qtbot.waitActive(app.window)
+    notes.setFocus()
+    qtbot.keyClicks(notes, "Effusion")
+    qtbot.keyClick(notes, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert notes.toPlainText() == ""  # the text field's own undo
+    assert app.window.view.measure_tool.measurements == (line,)
+    app.window.view.setFocus()
+    qtbot.keyClick(app.window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert app.window.view.measure_tool.measurements == ()
