@@ -54,11 +54,11 @@ Reference = list[tuple[Path, str]]  # (image file, group that must stay on one s
 
 
 def _split_files(model_id: str, data_root: Path, split: str) -> Reference:
+    from training.datasets import read_split_list
     from training.tasks import IMAGE_TASKS
 
-    lists = json.loads((REPO_ROOT / "training" / "splits" / f"{model_id}.json").read_text(encoding="utf-8"))
     root = data_root / IMAGE_TASKS[model_id].dataset
-    return [(root / relative, str(group)) for relative, group in lists["splits"][split]]
+    return [(root / relative, group) for relative, group in read_split_list(model_id, split)]
 
 
 def _knee_film_shapes(data_root: Path, split: str) -> Reference:

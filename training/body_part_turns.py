@@ -23,6 +23,7 @@ from desktop.core.imaging import load_image
 from desktop.inference.guard_views import RADIOGRAPH_TURN_CONFIDENCE, GuardReading, read_guard
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
+from training.datasets import read_split_list
 from training.sample_sources import BODY_PART_LABELS, body_part_samples
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="turn confidences to try (default: the app's)")
     args = parser.parse_args(argv)
     model = ModelRegistry.discover(args.models, threads=1).get("body_part")
-    split = json.loads((REPO_ROOT / "training" / "splits" / "body_part.json").read_text(encoding="utf-8"))
-    members = {relative for relative, _group in split["splits"][args.split]}
+    members = {relative for relative, _group in read_split_list("body_part", args.split)}
     images = [(s.label, load_image(s.path).pixels) for s in body_part_samples(args.data_root) if s.relative in members]
     report = {"split": args.split, "n": len(images), "labels": list(BODY_PART_LABELS), **turn_report(model, images, args.confidence)}
     print(json.dumps(report, indent=1))

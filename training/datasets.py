@@ -24,6 +24,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SPLITS_DIR = REPO_ROOT / "training" / "splits"
 
 
 def display_path(path: Path) -> str:
@@ -131,6 +132,13 @@ def write_split_lists(splits: dict[str, list[Sample]], path: Path, *, seed: int,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=0) + "\n", encoding="utf-8")
+
+
+def read_split_list(task_id: str, split: str) -> list[tuple[str, str]]:
+    """(file relative to the dataset folder, group) of one split that :func:`write_split_lists`
+    wrote to ``training/splits/<task_id>.json``."""
+    lists = json.loads((SPLITS_DIR / f"{task_id}.json").read_text(encoding="utf-8"))
+    return [(str(relative), str(group)) for relative, group in lists["splits"][split]]
 
 
 def decode_grayscale(path: Path) -> np.ndarray:

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from training.datasets import read_split_list
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("crops", "bilateral", "strips", "large")
 
@@ -39,9 +41,8 @@ def _folder(grade: int) -> str:
 
 def _split_knees(kl_root: Path, split: str) -> dict[str, dict[str, tuple[Path, int]]]:
     """patient -> side (L/R) -> (file, KL grade), for one split of the KL data."""
-    lists = json.loads((REPO_ROOT / "training" / "splits" / "knee_kl.json").read_text())
     knees: dict[str, dict[str, tuple[Path, int]]] = {}
-    for relative, _group in lists["splits"][split]:
+    for relative, _group in read_split_list("knee_kl", split):
         stem = Path(relative).stem
         knees.setdefault(stem[:-1], {})[stem[-1]] = (kl_root / relative, int(relative.split("/")[1]))
     return knees

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from training.datasets import read_split_list
 from training.tasks import knee_patient, pneumonia_patient
 
 __all__ = [
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
 CACHE_DIR = REPO_ROOT / "cache" / "knee_joint"
-KL_SPLIT_FILE = REPO_ROOT / "training" / "splits" / "knee_kl.json"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 FILM_LONG_SIDE = 512  # the osteoporosis films' size; other radiographs are shrunk to match
 HELD_OUT_SHARE = 0.2
@@ -133,7 +132,7 @@ def _gray(path: Path, long_side: int | None = None) -> np.ndarray:
 
 def load_kl_crops(split: str, *, data_root: Path = DATA_ROOT) -> KLCrops:
     """The KL crops of one split of training/splits/knee_kl.json ("train", "val" or "test")."""
-    entries = json.loads(KL_SPLIT_FILE.read_text())["splits"][split]
+    entries = read_split_list("knee_kl", split)
     cache = CACHE_DIR / f"kl_{split}.npz"
     if cache.exists():
         images = np.load(cache)["images"]

@@ -22,15 +22,15 @@ from desktop.core.imaging import load_image
 from desktop.inference.analysis import AnalysisService
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
+from training.datasets import read_split_list
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _test_images(model_id: str, data_root: Path, every: int) -> list[tuple[Path, str]]:
-    split = json.loads((REPO_ROOT / "training" / "splits" / f"{model_id}.json").read_text(encoding="utf-8"))
     dataset = data_root / model_id
     # Split lists name files relative to the dataset folder; the class is the parent folder.
-    return [(dataset / relative, Path(relative).parent.name) for relative, _group in split["splits"]["test"][::every]]
+    return [(dataset / relative, Path(relative).parent.name) for relative, _group in read_split_list(model_id, "test")[::every]]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training import knee_film_sets
+from training import datasets, knee_film_sets
 
 
 @pytest.fixture()
@@ -25,7 +25,7 @@ def kl_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 listed[split].append([relative, patient])
     (tmp_path / "repo" / "training" / "splits").mkdir(parents=True)
     (tmp_path / "repo" / "training" / "splits" / "knee_kl.json").write_text(json.dumps({"splits": listed}))
-    monkeypatch.setattr(knee_film_sets, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.setattr(datasets, "SPLITS_DIR", tmp_path / "repo" / "training" / "splits")
     return tmp_path / "kl"
 
 
