@@ -138,16 +138,20 @@ def _pooled(outputs: dict[str, np.ndarray], model: LoadedModel) -> np.ndarray:
     return np.asarray(outputs[model.card.feature_map_output], dtype=np.float64)[0].mean(axis=(0, 1))
 
 
+def _run(model: LoadedModel, prepared: PreparedInput) -> dict[str, np.ndarray]:
+    """The model's outputs; a runtime failure becomes the one error callers handle."""
+    try:
+        return model.session.run(prepared.tensor)
+    except InferenceError as exc:
+        raise PredictionError(str(exc)) from exc
+
+
 def feature_vector(model: LoadedModel, image: np.ndarray) -> np.ndarray:
     """What the card's ``familiarity`` block is fitted on: the feature vector of one image,
     prepared exactly as :func:`predict_image` prepares it."""
     if model.card.preprocessing is None or not model.card.feature_map_output:
         raise PredictionError(f"model {model.card.id!r} exports no feature map")
-    try:
-        outputs = model.session.run(prepare(np.asarray(image), model.card.preprocessing).tensor)
-    except InferenceError as exc:
-        raise PredictionError(str(exc)) from exc
-    return _pooled(outputs, model)
+    return _pooled(_run(model, prepare(np.asarray(image), model.card.preprocessing)), model)
 
 
 def predict_image(model: LoadedModel, image: np.ndarray, *, with_heatmap: bool = True) -> Prediction:
@@ -163,10 +167,7 @@ def predict_image(model: LoadedModel, image: np.ndarray, *, with_heatmap: bool =
     start = time.perf_counter()
     prepared = prepare(image, spec)
     after_preprocess = time.perf_counter()
-    try:
-        outputs = model.session.run(prepared.tensor)
-    except InferenceError as exc:
-        raise PredictionError(str(exc)) from exc
+    outputs = _run(model, prepared)
     after_inference = time.perf_counter()
 
     probs = _probabilities(outputs[card.probabilities_output], model)
