@@ -119,7 +119,9 @@ def build_app(
     controller = StudyController(service, runner=runner, registry=registry, recent=recent)
     risk_service, risk_reason = _risk_service(registry)
     patient_dock = build_patient_dock(service=risk_service, runner=runner, unavailable_reason=risk_reason)
-    window = MainWindow(controller, recent=recent, settings=settings, registry=registry, patient_dock=patient_dock)
+    prompts = prompts or Prompts()
+    window = MainWindow(controller, recent=recent, settings=settings, registry=registry, patient_dock=patient_dock,
+                        prompts=prompts)
     store_reason = ""
     if store is None:
         try:

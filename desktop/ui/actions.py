@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 __all__ = ["RecentMenu", "WindowActions", "build_actions"]
@@ -32,6 +32,8 @@ class WindowActions:
     rotate: QAction
     reset_view: QAction
     measure: QAction
+    measure_angle: QAction
+    calibrate: QAction
     undo_measurement: QAction
     clear_measurements: QAction
     heatmap: QAction
@@ -106,7 +108,11 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
         rotate=_action(window, "&Rotate 90\u00b0", "R", tip="Rotate clockwise"),
         reset_view=_action(window, "R&eset View", "0", tip="Fit, no rotation, no inversion, default window/level"),
         measure=_action(window, "&Measure Distance", "M", checkable=True,
-                        tip="Drag on the image to measure (Shift+drag measures in any mode); mm when the file gives the pixel size"),
+                        tip="Drag on the image to measure (Shift+drag measures in any mode); mm when the scale is known"),
+        measure_angle=_action(window, "Measure &Angle", "A", checkable=True,
+                              tip="Drag two lines on the image (two bone axes, or the fragments of a fracture): the angle between them"),
+        calibrate=_action(window, "Set &Scale from Last Line…", "Shift+C",
+                          tip="Give the real length of the newest line (a ruler or marker on the film) to measure in mm"),
         undo_measurement=_action(window, "&Undo Last Measurement", QKeySequence.StandardKey.Undo,
                                  tip="Remove the newest measurement"),
         clear_measurements=_action(window, "&Clear Measurements", "Shift+M", tip="Remove every measurement from the image"),
@@ -138,7 +144,13 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
     for action in (actions.invert, actions.rotate, actions.reset_view):
         view_menu.addAction(action)
     view_menu.addSeparator()
-    for action in (actions.measure, actions.undo_measurement, actions.clear_measurements):
+    # At most one measure mode at a time; both off means a left drag pans.
+    modes = QActionGroup(window)
+    modes.setExclusionPolicy(QActionGroup.ExclusionPolicy.ExclusiveOptional)
+    for action in (actions.measure, actions.measure_angle):
+        modes.addAction(action)
+    for action in (actions.measure, actions.measure_angle, actions.calibrate, actions.undo_measurement,
+                   actions.clear_measurements):
         view_menu.addAction(action)
     view_menu.addSeparator()
     view_menu.addAction(actions.heatmap)

@@ -3,7 +3,7 @@ and measurements.
 
 Mouse: wheel zooms about the cursor, left or middle drag pans, right drag sets window/level
 (horizontal = window width / contrast, vertical = level / brightness), double-click fits.
-Shift + left drag (or any left drag in measure mode) measures a distance. The heat map
+Shift + left drag (or any left drag in a measure mode) measures a distance or an angle's line. The heat map
 (:mod:`desktop.ui.heatmap_overlay`), the joint boxes (:mod:`desktop.ui.joint_boxes`) and the
 measurements (:mod:`desktop.ui.measure_overlay`) are child items of the image item, so they
 follow every zoom, pan and rotation without being recomputed.
@@ -22,7 +22,7 @@ from desktop.core.joint_regions import JointRegion
 from desktop.ui.display_mapping import DEFAULT_WINDOW, WindowLevel, apply_lut, display_lut, quantise
 from desktop.ui.heatmap_overlay import HeatmapOverlay
 from desktop.ui.joint_boxes import JointBoxes
-from desktop.ui.measure_overlay import MeasureTool
+from desktop.ui.measure_overlay import PAN, MeasureTool
 from desktop.ui.pixel_probe import PixelProbe, probe_pixel
 from desktop.ui.qimages import grey_to_qimage
 
@@ -252,10 +252,10 @@ class ImageView(QGraphicsView):
         self._joint_boxes.highlight(side)
 
     # ------------------------------------------------------------ measurements
-    def set_measure_mode(self, on: bool) -> None:
-        """In measure mode a plain left drag measures instead of panning."""
-        self.measure_tool.measure_mode = bool(on)
-        if on:
+    def set_measure_mode(self, mode: str) -> None:
+        """In a measure mode (DISTANCE or ANGLE) a plain left drag measures instead of panning."""
+        self.measure_tool.mode = mode
+        if mode != PAN:
             self.viewport().setCursor(Qt.CursorShape.CrossCursor)
         else:
             self.viewport().unsetCursor()
@@ -277,7 +277,7 @@ class ImageView(QGraphicsView):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         button = event.button()
-        measuring = self.measure_tool.measure_mode or bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        measuring = self.measure_tool.mode != PAN or bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         if self._pixels is not None and button == Qt.MouseButton.LeftButton and measuring:
             self.measure_tool.begin(self._image_point(event.position()))
             self._drag = ("measure", event.position(), self._window)
@@ -315,7 +315,7 @@ class ImageView(QGraphicsView):
             if self._drag[0] == "measure":
                 self.measure_tool.finish()
             self._drag = None
-            self.set_measure_mode(self.measure_tool.measure_mode)  # back to the mode's own cursor
+            self.set_measure_mode(self.measure_tool.mode)  # back to the mode's own cursor
             event.accept()
             return
         super().mouseReleaseEvent(event)

@@ -24,6 +24,8 @@ from desktop.ui.clinic_settings import load_clinic_settings, save_clinic_setting
 from desktop.ui.file_drop import FileDropFilter
 from desktop.ui.history_dialog import HistoryDialog
 from desktop.ui.image_view import ImageView
+from desktop.ui.measure_commands import connect_measure_actions
+from desktop.ui.prompts import Prompts
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.side_panel import AnalysisPanel
 from desktop.ui.status_bar import AppStatusBar
@@ -72,10 +74,12 @@ class MainWindow(QMainWindow):
         settings: QSettings,
         registry: Any | None = None,
         patient_dock: QDockWidget | None = None,
+        prompts: Prompts | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
+        self.prompts = prompts or Prompts()
         self.records: RecordsController | None = None
         self.history: HistoryDialog | None = None
         self.recent = recent
@@ -128,9 +132,7 @@ class MainWindow(QMainWindow):
         a.reset_view.triggered.connect(view.reset_view)
         a.invert.toggled.connect(view.set_inverted)
         view.inverted_changed.connect(a.invert.setChecked)
-        a.measure.toggled.connect(view.set_measure_mode)
-        a.undo_measurement.triggered.connect(view.measure_tool.remove_last)
-        a.clear_measurements.triggered.connect(view.measure_tool.clear)
+        connect_measure_actions(a, view, prompts=self.prompts, status=self.status, parent=self)
         # The menu action and the panel's check box are two handles on one setting.
         a.heatmap.toggled.connect(self.panel.heatmap_check.setChecked)
         self.panel.heatmap_check.toggled.connect(a.heatmap.setChecked)

@@ -1,9 +1,12 @@
-"""Measurement lines over the image, each with its length on a small tab.
+"""Measurements over the image: distances and angles, each with its value on a small tab.
 
 Lines are children of the image's pixmap item, in image pixels, so like the joint boxes they
 follow every zoom, pan and rotation; pens are cosmetic and labels ignore the view's transform,
 so both stay thin and readable at any zoom. White with a dark outline: the heat map's colour
 scale and the magenta joint boxes never hide it, and it reads on bright bone and dark air.
+
+An angle takes two drags, one per line; between them its first line waits on screen with a
+tab asking for the second.
 """
 
 from __future__ import annotations
@@ -12,10 +15,15 @@ from PySide6.QtCore import QLineF, QObject, QPointF, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
-from desktop.core.measurement import MIN_LENGTH_PX, Measurement
+from desktop.core.measurement import (
+    MIN_LENGTH_PX, Angle, Distance, Measurement, effective_spacing, measurement_labels, with_reference,
+)
 from desktop.ui.overlay_label import OverlayLabel
 
-__all__ = ["MeasureTool"]
+__all__ = ["ANGLE", "DISTANCE", "PAN", "SECOND_LINE_PROMPT", "MeasureTool"]
+
+PAN, DISTANCE, ANGLE = "pan", "distance", "angle"  # what a plain left drag does
+SECOND_LINE_PROMPT = "angle: drag the second line"
 
 _LINE_COLOUR = QColor(255, 255, 255)
 _OUTLINE_COLOUR = QColor(0, 0, 0, 200)
@@ -23,31 +31,32 @@ _TICK_PX = 6.0  # half-length of the end ticks, in image pixels (they scale with
 _Z_MEASUREMENTS = 3.0  # above the heat map and the joint boxes
 
 
-class _MeasureLine(QGraphicsPathItem):
-    """One measured line with ticks at both ends (drawn white over a dark outline)."""
+class _MeasureDrawing(QGraphicsPathItem):
+    """The lines of one measurement with ticks at their ends (white over a dark outline) and
+    its value on a tab (at a distance's end, where an angle's lines meet)."""
 
     def __init__(self, parent: QGraphicsItem) -> None:
         super().__init__(parent)
         self.setZValue(_Z_MEASUREMENTS)
         self.label = OverlayLabel(self, colour=_LINE_COLOUR)
-        self.measurement = Measurement((0.0, 0.0), (0.0, 0.0))
 
-    def set_measurement(self, measurement: Measurement, spacing_mm: tuple[float, float] | None) -> None:
-        self.measurement = measurement
-        start, end = QPointF(*measurement.start), QPointF(*measurement.end)
-        path = QPainterPath(start)
-        path.lineTo(end)
-        line = QLineF(start, end)
-        if line.length() > 0:
-            # Ticks across the line at both ends, so where it starts and stops is unambiguous.
-            normal = line.normalVector().unitVector()
-            offset = QPointF(normal.dx(), normal.dy()) * _TICK_PX
-            for point in (start, end):
-                path.moveTo(point - offset)
-                path.lineTo(point + offset)
+    def show_lines(self, lines: tuple[Distance, ...], text: str, anchor: tuple[float, float]) -> None:
+        path = QPainterPath()
+        for line in lines:
+            start, end = QPointF(*line.start), QPointF(*line.end)
+            path.moveTo(start)
+            path.lineTo(end)
+            segment = QLineF(start, end)
+            if segment.length() > 0:
+                # Ticks across the line at both ends, so where it starts and stops is unambiguous.
+                normal = segment.normalVector().unitVector()
+                offset = QPointF(normal.dx(), normal.dy()) * _TICK_PX
+                for point in (start, end):
+                    path.moveTo(point - offset)
+                    path.lineTo(point + offset)
         self.setPath(path)
-        self.label.set_text(measurement.label(spacing_mm))
-        self.label.setPos(end)
+        self.label.set_text(text)
+        self.label.setPos(QPointF(*anchor))
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         for colour, width in ((_OUTLINE_COLOUR, 3.5), (_LINE_COLOUR, 1.5)):
@@ -58,71 +67,124 @@ class _MeasureLine(QGraphicsPathItem):
 
 
 class MeasureTool(QObject):
-    """The measurements of the image on show: the lines, the one being drawn (the last), and
-    whether a plain left drag measures (``measure_mode``) or pans. The viewer feeds it image
-    points from the mouse; the records controller reads and restores what it holds."""
+    """The measurements of the image on show, the one being drawn, and what a plain left drag
+    does (``mode``: PAN, DISTANCE or ANGLE). The viewer feeds it image points from the mouse;
+    the records controller reads and restores what it holds."""
 
     measurements_changed = Signal(object)  # tuple[Measurement, ...], after a finished change
 
     def __init__(self, image_item: QGraphicsItem, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._image_item = image_item
-        self._lines: list[_MeasureLine] = []
-        self._spacing: tuple[float, float] | None = None
-        self.measure_mode = False
+        self._done: list[tuple[Measurement, _MeasureDrawing]] = []
+        self._draft_lines: list[Distance] = []  # the measurement being drawn
+        self._draft_kind = DISTANCE
+        self._draft: _MeasureDrawing | None = None
+        self._file_spacing: tuple[float, float] | None = None
+        self.mode = PAN
 
     @property
     def measurements(self) -> tuple[Measurement, ...]:
-        return tuple(line.measurement for line in self._lines)
+        return tuple(measurement for measurement, _ in self._done)
+
+    @property
+    def spacing_mm(self) -> tuple[float, float] | None:
+        """The pixel spacing lengths are shown with (the file's, or the reference's)."""
+        return effective_spacing(self.measurements, self._file_spacing)
 
     def labels(self) -> list[str]:
-        return [line.label.text for line in self._lines]
+        return [drawing.label.text for _, drawing in self._done]
+
+    def draft_label(self) -> str | None:
+        return self._draft.label.text if self._draft is not None else None
 
     def set_spacing(self, spacing_mm: tuple[float, float] | None) -> None:
-        self._spacing = spacing_mm
+        """The file's pixel spacing (None for a PNG or JPEG)."""
+        self._file_spacing = spacing_mm
 
-    def _add(self, measurement: Measurement) -> None:
-        line = _MeasureLine(self._image_item)
-        line.set_measurement(measurement, self._spacing)
-        self._lines.append(line)
-
+    # ------------------------------------------------------------ drawing with the mouse
     def begin(self, point: tuple[float, float]) -> None:
-        """Start a line at an image point (a left press in measure mode, or with Shift)."""
-        self._add(Measurement(point, point))
+        """Start a line at an image point (a left press in a measure mode, or with Shift):
+        the second line of a waiting angle, or a new measurement of the current mode."""
+        line = Distance(point, point)
+        if self._draft is not None and self._draft_kind == ANGLE and len(self._draft_lines) == 1:
+            self._draft_lines.append(line)
+        else:
+            self._drop_draft()
+            self._draft_kind = ANGLE if self.mode == ANGLE else DISTANCE
+            self._draft_lines = [line]
+            self._draft = _MeasureDrawing(self._image_item)
+        self._show_draft()
 
     def stretch(self, point: tuple[float, float]) -> None:
         """Move the end of the line being drawn."""
-        if self._lines:
-            last = self._lines[-1]
-            last.set_measurement(Measurement(last.measurement.start, point), self._spacing)
+        if self._draft is not None:
+            self._draft_lines[-1] = Distance(self._draft_lines[-1].start, point)
+            self._show_draft()
 
     def finish(self) -> None:
-        """Keep the line being drawn, unless it is too short to be meant."""
-        if not self._lines:
+        """Keep the line being drawn, unless it is too short to be meant; a distance or an
+        angle's second line completes a measurement."""
+        if self._draft is None:
             return
-        if self._lines[-1].measurement.length_px < MIN_LENGTH_PX:
-            self._remove(self._lines.pop())
-        else:
-            self.measurements_changed.emit(self.measurements)
+        if self._draft_lines[-1].length_px < MIN_LENGTH_PX:
+            self._draft_lines.pop()
+            if not self._draft_lines:
+                self._drop_draft()
+                return
+        elif self._draft_kind == DISTANCE or len(self._draft_lines) == 2:
+            lines = self._draft_lines
+            self._drop_draft()
+            self.set_measurements((*self.measurements, lines[0] if len(lines) == 1 else Angle(*lines)))
+            return
+        self._show_draft()
 
+    def _show_draft(self) -> None:
+        lines = tuple(self._draft_lines)
+        if self._draft_kind == DISTANCE or len(lines) == 2:
+            measurement = lines[0] if len(lines) == 1 else Angle(*lines)
+            self._draft.show_lines(lines, measurement.label(self.spacing_mm), measurement.label_anchor)
+        else:
+            self._draft.show_lines(lines, SECOND_LINE_PROMPT, lines[0].end)
+
+    def _drop_draft(self) -> None:
+        if self._draft is not None:
+            self._remove(self._draft)
+        self._draft, self._draft_lines = None, []
+
+    # ------------------------------------------------------------ whole-set changes
     def set_measurements(self, measurements: tuple[Measurement, ...]) -> None:
-        """Replace every line (a reopened study's); an empty tuple clears them."""
-        while self._lines:
-            self._remove(self._lines.pop())
-        for measurement in measurements:
-            self._add(measurement)
+        """Replace every measurement (a reopened study's); an empty tuple clears them."""
+        self._drop_draft()
+        for _, drawing in self._done:
+            self._remove(drawing)
+        self._done = [(measurement, _MeasureDrawing(self._image_item)) for measurement in measurements]
+        # A reference line rescales every length, so all labels are redrawn together.
+        for (measurement, drawing), text in zip(self._done, measurement_labels(measurements, self._file_spacing)):
+            drawing.show_lines(measurement.lines, text, measurement.label_anchor)
         self.measurements_changed.emit(self.measurements)
 
     def clear(self) -> None:
         self.set_measurements(())
 
     def remove_last(self) -> None:
-        """Take back the newest measurement (a line drawn in the wrong place)."""
-        if self._lines:
+        """Take back the angle half drawn, else the newest measurement."""
+        if self._draft is not None:
+            self._drop_draft()
+        elif self._done:
             self.set_measurements(self.measurements[:-1])
 
-    def _remove(self, line: _MeasureLine) -> None:
+    def calibrate(self, real_length_mm: float) -> bool:
+        """Make the newest distance the scale reference of ``real_length_mm``; False when
+        there is no distance to calibrate with."""
+        calibrated = with_reference(self.measurements, real_length_mm)
+        if calibrated is None:
+            return False
+        self.set_measurements(calibrated)
+        return True
+
+    def _remove(self, drawing: _MeasureDrawing) -> None:
         scene = self._image_item.scene()
         if scene is not None:
-            scene.removeItem(line)
-        line.setParentItem(None)
+            scene.removeItem(drawing)
+        drawing.setParentItem(None)

@@ -1,6 +1,6 @@
 """The questions the records workflow asks the user, behind one injectable bundle.
 
-Controllers and dialogs call these instead of QMessageBox / QFileDialog directly, so GUI
+Controllers, dialogs and the window call these instead of QMessageBox / QFileDialog directly, so GUI
 tests answer them with plain functions and never block on a modal dialog.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
 if TYPE_CHECKING:
     from PySide6.QtPrintSupport import QPrinter
@@ -51,6 +51,14 @@ def print_setup(parent: QWidget | None, printer: QPrinter) -> bool:
     return dialog.exec() == QPrintDialog.DialogCode.Accepted
 
 
+def real_length_mm(parent: QWidget | None) -> float | None:
+    """The real length of the line just drawn as a scale reference; None when cancelled."""
+    value, accepted = QInputDialog.getDouble(
+        parent, "Set scale", "Real length of the newest line (a ruler or a marker of known size), in mm:",
+        25.0, 0.1, 2000.0, 1)
+    return value if accepted else None
+
+
 @dataclass(frozen=True)
 class Prompts:
     """Each answers one question; the defaults show the native dialogs."""
@@ -59,3 +67,4 @@ class Prompts:
     confirm: Callable[[QWidget | None, str, str], bool] = confirm
     save_path: Callable[[QWidget | None, str, str, str], str] = save_path  # '' when cancelled
     print_setup: Callable[[QWidget | None, QPrinter], bool] = print_setup
+    real_length_mm: Callable[[QWidget | None], float | None] = real_length_mm

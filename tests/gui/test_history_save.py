@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
-from desktop.core.measurement import Measurement
+from desktop.core.measurement import Angle, Distance
 from desktop.core.records import StudyQuery
 from desktop.ui.clinic_settings import ClinicSettings
 from desktop.ui.prompts import UNSAVED_CANCEL, UNSAVED_DISCARD, UNSAVED_SAVE
@@ -200,7 +200,7 @@ def test_patient_panel_can_be_shown_again_from_the_view_menu(app) -> None:
 def test_measurements_are_unsaved_work_stored_reopened_and_reported(app, script: ScriptedPrompts, tmp_path: Path) -> None:
     app.controller.open_file(positive_image(tmp_path / "first.png"))
     assert not app.records.is_dirty
-    lines = (Measurement((4.0, 4.0), (40.0, 4.0)), Measurement((10.0, 5.0), (10.0, 50.0)))
+    lines = (Distance((4.0, 4.0), (40.0, 4.0)), Distance((10.0, 5.0), (10.0, 50.0)))
     app.window.view.measure_tool.set_measurements(lines)
     assert app.records.is_dirty  # a measurement is the doctor's work: leaving asks first
     record = app.records.save()
@@ -221,9 +221,36 @@ def test_measurements_are_unsaved_work_stored_reopened_and_reported(app, script:
     assert app.window.view.measure_tool.measurements == ()
 
 
+def test_scale_from_a_reference_line_and_angles_are_stored_and_reported(app, script: ScriptedPrompts, tmp_path: Path) -> None:
+    app.controller.open_file(positive_image(tmp_path / "ruler.png"))
+    tool = app.window.view.measure_tool
+    angle = Angle(Distance((4.0, 40.0), (60.0, 40.0)), Distance((10.0, 4.0), (10.0, 60.0)))
+    tool.set_measurements((angle,))
+    app.window.actions.calibrate.trigger()  # no line to take the scale from: says what to do, asks nothing
+    assert "real length" not in script.asked and "known length" in app.window.status.currentMessage()
+    tool.set_measurements((angle, Distance((0.0, 50.0), (50.0, 50.0)), Distance((20.0, 0.0), (20.0, 30.0))))
+    script.lengths += [None, 10.0]
+    app.window.actions.calibrate.trigger()  # cancelled: nothing changes
+    assert tool.labels() == ["90.0\u00b0", "50 px", "30 px"]
+    app.window.actions.calibrate.trigger()
+    assert tool.labels() == ["90.0\u00b0", "16.7 mm", "10.0 mm reference"]  # the newest line is the reference
+    assert "10.0 mm" in app.window.status.currentMessage()
+    tool.begin((0.0, 10.0))
+    tool.stretch((15.0, 10.0))
+    tool.finish()
+    assert tool.labels() == ["90.0\u00b0", "16.7 mm", "10.0 mm reference", "5.0 mm"]
+    record = app.records.save()
+    app.controller.open_file(plain_image(tmp_path / "other.png"))
+    assert app.records.reopen(record.key)
+    assert tool.measurements == record.measurements and tool.labels()[1] == "16.7 mm"
+    content = report_content(app.store.get_study(record.key), clinic=ClinicSettings(), generated_at=record.created_at)
+    assert dict(content.study_rows)["Measurements"] == (
+        "1: 90.0\u00b0; 2: 16.7 mm; 3: 10.0 mm reference; 4: 5.0 mm (lengths scaled to reference line 3)")
+
+
 def test_ctrl_z_in_the_notes_undoes_typing_not_a_measurement(app, qtbot, tmp_path: Path) -> None:
     app.controller.open_file(positive_image(tmp_path / "first.png"))
-    line = Measurement((4.0, 4.0), (40.0, 4.0))
+    line = Distance((4.0, 4.0), (40.0, 4.0))
     app.window.view.measure_tool.set_measurements((line,))
     notes = app.window.panel.report.notes_edit
     app.window.activateWindow()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.ui.display_mapping import WindowLevel
 from desktop.ui.image_view import ImageView
+from desktop.ui.measure_overlay import ANGLE, DISTANCE, PAN, SECOND_LINE_PROMPT
 from desktop.ui.qimages import qimage_to_array
 from tests.gui.helpers import make_app, positive_image, render_scene, viewport_point
 
@@ -208,7 +209,7 @@ def test_shift_drag_measures_in_millimetres_and_survives_rotation(view: ImageVie
 
 
 def test_measure_mode_tiny_drags_and_clearing(view: ImageView, qtbot) -> None:
-    view.set_measure_mode(True)
+    view.set_measure_mode(DISTANCE)
     _drag(view, qtbot, viewport_point(view, 20, 20), viewport_point(view, 21, 21))
     assert view.measure_tool.measurements == ()  # a slipped click is not a measurement
     _drag(view, qtbot, viewport_point(view, 20, 20), viewport_point(view, 20, 90))
@@ -222,3 +223,26 @@ def test_measure_mode_tiny_drags_and_clearing(view: ImageView, qtbot) -> None:
     # Without pixel spacing (a PNG) the label is in pixels.
     _drag(view, qtbot, viewport_point(view, 5, 5), viewport_point(view, 45, 5))
     assert view.measure_tool.labels()[0].endswith(" px")
+
+
+def test_angle_mode_takes_two_drags_and_undo_drops_a_half_drawn_angle(view: ImageView, qtbot) -> None:
+    changes = []
+    view.measure_tool.measurements_changed.connect(changes.append)
+    view.set_measure_mode(ANGLE)
+    _drag(view, qtbot, viewport_point(view, 20, 100), viewport_point(view, 120, 100))
+    assert view.measure_tool.measurements == () and changes == []  # half an angle is not a measurement yet
+    assert view.measure_tool.draft_label() == SECOND_LINE_PROMPT
+    _drag(view, qtbot, viewport_point(view, 60, 60), viewport_point(view, 61, 61))  # a slipped click
+    assert view.measure_tool.draft_label() == SECOND_LINE_PROMPT
+    _drag(view, qtbot, viewport_point(view, 60, 20), viewport_point(view, 60, 120))
+    (angle,) = view.measure_tool.measurements
+    # Columns are 0.1 mm and rows 0.2 mm here, yet an upright line stays upright: 90 degrees.
+    assert angle.degrees((0.2, 0.1)) == pytest.approx(90.0, abs=2.0)
+    assert view.measure_tool.labels() == [angle.label((0.2, 0.1))] and view.measure_tool.draft_label() is None
+    assert changes[-1] == (angle,)
+    _drag(view, qtbot, viewport_point(view, 20, 150), viewport_point(view, 120, 150))
+    view.measure_tool.remove_last()  # takes back the half-drawn angle, not the finished one
+    assert view.measure_tool.measurements == (angle,) and view.measure_tool.draft_label() is None
+    view.set_measure_mode(PAN)
+    _drag(view, qtbot, viewport_point(view, 50, 20), viewport_point(view, 50, 80))
+    assert view.measure_tool.measurements == (angle,)

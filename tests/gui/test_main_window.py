@@ -161,9 +161,13 @@ def test_single_key_shortcuts(app, tmp_path: Path, qtbot) -> None:
     qtbot.keyClick(view, Qt.Key.Key_0)
     assert view.rotation_degrees == 0 and not view.inverted
     qtbot.keyClick(view, Qt.Key.Key_M)
-    assert view.measure_tool.measure_mode and window.actions.measure.isChecked()
+    assert view.measure_tool.mode == "distance" and window.actions.measure.isChecked()
+    qtbot.keyClick(view, Qt.Key.Key_A)  # one measure mode at a time
+    assert view.measure_tool.mode == "angle" and not window.actions.measure.isChecked()
     qtbot.keyClick(view, Qt.Key.Key_M)
-    assert not view.measure_tool.measure_mode
+    assert view.measure_tool.mode == "distance" and not window.actions.measure_angle.isChecked()
+    qtbot.keyClick(view, Qt.Key.Key_M)
+    assert view.measure_tool.mode == "pan"
 
 
 def test_keyboard_and_mouse_help_lists_every_shortcut(app) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QSizeF
 from PySide6.QtGui import QColor, QImage, QPageLayout, QPdfWriter
 
-from desktop.core.measurement import Measurement
+from desktop.core.measurement import Angle, Distance
 from desktop.core.records import SQLiteRecordStore
 from desktop.ui.clinic_settings import ClinicSettings
 from desktop.ui.report.content import report_content
@@ -47,7 +47,7 @@ def test_the_findings_stay_on_the_first_page_for_a_tall_and_a_wide_film(qapp, tm
 def test_measurements_are_drawn_numbered_on_the_radiograph(qapp) -> None:
     picture = QImage(200, 100, QImage.Format.Format_RGB32)
     picture.fill(0)
-    lines = (Measurement((100.0, 50.0), (300.0, 50.0)),)  # image pixels of a 400 x 200 image
+    lines = (Distance((100.0, 50.0), (300.0, 50.0)),)  # image pixels of a 400 x 200 image
     draw_measurements(picture, lines, image_shape=(200, 400), spacing_mm=(0.5, 0.5))
     row = [QColor(picture.pixel(x, 25)).red() for x in range(200)]
     assert min(row[55:95]) > 200  # the line, halved like the image: x 50 to 150 on the picture
@@ -55,6 +55,13 @@ def test_measurements_are_drawn_numbered_on_the_radiograph(qapp) -> None:
     untouched = QImage(picture)
     draw_measurements(untouched, (), image_shape=(200, 400), spacing_mm=None)
     assert untouched == picture  # no measurements: the picture is left alone
+    # An angle draws both of its lines.
+    angled = QImage(200, 100, QImage.Format.Format_RGB32)
+    angled.fill(0)
+    flat, upright = Distance((20.0, 100.0), (160.0, 100.0)), Distance((60.0, 20.0), (60.0, 180.0))
+    draw_measurements(angled, (Angle(flat, upright),), image_shape=(200, 400), spacing_mm=None)
+    assert min(QColor(angled.pixel(x, 50)).red() for x in range(36, 75)) > 200  # right of the crossing
+    assert min(QColor(angled.pixel(30, y)).red() for y in range(56, 88)) > 200  # below it and its label
 
 
 def test_pictures_shrink_until_two_knees_findings_and_warnings_fit_on_the_first_page(qapp, tmp_path: Path) -> None:
@@ -62,7 +69,7 @@ def test_pictures_shrink_until_two_knees_findings_and_warnings_fit_on_the_first_
     knees = [replace(knee_prediction(), region_side=side, warnings=(warning,)) for side in ("image_left", "image_right")]
     store = SQLiteRecordStore.open(tmp_path / "data", clock=lambda: datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc))
     record = store.save_study(make_draft(*write_test_png(tmp_path / "x.png"), predictions=(*knees, *knees),
-                                         measurements=(Measurement((1.0, 1.0), (9.0, 9.0)),), warnings=(warning,) * 2))
+                                         measurements=(Distance((1.0, 1.0), (9.0, 9.0)),), warnings=(warning,) * 2))
     store.close()
     content = report_content(record, clinic=ClinicSettings(name="Clinic"), generated_at=datetime(2024, 3, 5, 9, 15))
     writer = QPdfWriter(str(tmp_path / "r.pdf"))

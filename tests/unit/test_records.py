@@ -13,7 +13,7 @@ import pytest
 
 from desktop.core.body_part import BodyPartCheck
 from desktop.core.joint_regions import JointRegion
-from desktop.core.measurement import Measurement
+from desktop.core.measurement import Distance
 from desktop.core.records import (
     PatientDetails,
     RecordError,
@@ -275,7 +275,7 @@ def test_delete_study_and_patient_cascade(store: SQLiteRecordStore, tmp_path: Pa
 
 
 def test_csv_export(store: SQLiteRecordStore, tmp_path: Path) -> None:
-    one = store.save_study(make_draft(*_png(tmp_path, 1), measurements=(Measurement((0.0, 0.0), (30.0, 40.0)),)))
+    one = store.save_study(make_draft(*_png(tmp_path, 1), measurements=(Distance((0.0, 0.0), (30.0, 40.0)),)))
     two = store.save_study(make_draft(*_png(tmp_path, 2), patient=PatientDetails(name="=HYPERLINK(\"x\")"),
                                       predictions=(chest_prediction(p_positive=0.2),), impression="Clear lungs.",
                                       warnings=(CHEST_ON_KNEE,)))
@@ -385,7 +385,7 @@ def test_acquisition_facts_come_from_the_dicom_info() -> None:
 def test_measurements_round_trip_and_version_4_database_upgrades_without_any(tmp_path: Path) -> None:
     root = tmp_path / "data"
     store = SQLiteRecordStore.open(root)
-    lines = (Measurement((10.5, 20.0), (110.0, 20.0)), Measurement((5.0, 5.0), (5.0, 45.25)))
+    lines = (Distance((10.5, 20.0), (110.0, 20.0)), Distance((5.0, 5.0), (5.0, 45.25)))
     measured = store.save_study(make_draft(*_png(tmp_path), measurements=lines))
     assert store.get_study(measured.key).measurements == lines
     # Saved again after the doctor cleared them: none come back.

@@ -17,7 +17,7 @@ from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 
 from desktop.core.joint_regions import JointRegion, side_label
-from desktop.core.measurement import Measurement
+from desktop.core.measurement import Measurement, measurement_labels
 from desktop.ui.display_mapping import heatmap_rgba, map_to_uint8
 from desktop.ui.joint_boxes import BOX_COLOUR
 from desktop.ui.qimages import grey_to_qimage, rgba_to_qimage
@@ -112,10 +112,24 @@ def draw_joint_boxes(picture: QImage, joints: Sequence[JointRegion], *, image_sh
 
 def draw_measurements(picture: QImage, measurements: Sequence[Measurement], *, image_shape: tuple[int, ...],
                       spacing_mm: tuple[float, float] | None) -> QImage:
-    """Draw each measured line with "number: length" beside its end on ``picture``, in place;
-    the numbers match the report's Measurements row."""
+    """Draw each measurement's lines with "number: value" beside its label anchor on
+    ``picture``, in place; the numbers match the report's Measurements row. ``spacing_mm`` is
+    the file's (a reference line among the measurements rescales it)."""
     if not measurements:
         return picture
+    sy, sx = picture.height() / image_shape[0], picture.width() / image_shape[1]
+    with _labelled_painting(picture) as (painter, metrics, line_width):
+        for number, (item, label) in enumerate(zip(measurements, measurement_labels(measurements, spacing_mm)), start=1):
+            for line in item.lines:
+                start = QPointF(line.start[0] * sx, line.start[1] * sy)
+                end = QPointF(line.end[0] * sx, line.end[1] * sy)
+                for colour, width in ((QColor(0, 0, 0, 200), line_width * 2.2), (QColor(255, 255, 255), line_width)):
+                    painter.setPen(QPen(colour, width))
+                    painter.drawLine(start, end)
+            anchor = QPointF(item.label_anchor[0] * sx, item.label_anchor[1] * sy)
+            _label_tab(painter, metrics, f"{number}: {label}", QColor(255, 255, 255),
+                       left=anchor.x() + 4, top=anchor.y() - (metrics.height() + 4) / 2, within=picture)
+    return picture
     sy, sx = picture.height() / image_shape[0], picture.width() / image_shape[1]
     with _labelled_painting(picture) as (painter, metrics, line_width):
         for number, line in enumerate(measurements, start=1):
