@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = [
     "MIN_LENGTH_PX", "Angle", "Distance", "Measurement", "effective_spacing", "measurement_labels",
-    "measurements_from_json", "measurements_summary", "with_reference",
+    "measurements_from_json", "measurements_summary", "with_end_moved", "with_reference",
 ]
 
 # A drag shorter than this is a click that slipped, not a measurement.
@@ -167,6 +167,17 @@ def with_reference(measurements: Sequence[Measurement], real_length_mm: float) -
         replace(item, reference_mm=real_length_mm if i == newest else None) if isinstance(item, Distance) else item
         for i, item in enumerate(measurements)
     )
+
+
+def with_end_moved(measurement: Measurement, line: int, end: str, point: tuple[float, float]) -> Measurement:
+    """``measurement`` with one end ("start" or "end") of its ``line``-th line moved to
+    ``point``: a line drawn slightly off is corrected, not redrawn. A reference keeps its real
+    length, so moving its ends rescales every length."""
+    if isinstance(measurement, Angle):
+        lines = [measurement.first, measurement.second]
+        lines[line] = replace(lines[line], **{end: point})
+        return Angle(*lines)
+    return replace(measurement, **{end: point})
 
 
 def measurement_labels(measurements: Sequence[Measurement], file_spacing_mm: Spacing | None) -> list[str]:

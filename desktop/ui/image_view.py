@@ -3,7 +3,8 @@ and measurements.
 
 Mouse: wheel zooms about the cursor, left or middle drag pans, right drag sets window/level
 (horizontal = window width / contrast, vertical = level / brightness), double-click fits.
-Shift + left drag (or any left drag in a measure mode) measures a distance or an angle's line. The heat map
+Shift + left drag (or any left drag in a measure mode) measures a distance or an angle's line,
+or moves a measured line's end when it starts on one. The heat map
 (:mod:`desktop.ui.heatmap_overlay`), the joint boxes (:mod:`desktop.ui.joint_boxes`) and the
 measurements (:mod:`desktop.ui.measure_overlay`) are child items of the image item, so they
 follow every zoom, pan and rotation without being recomputed.
@@ -37,6 +38,8 @@ NEAREST_FROM_ZOOM = 2.0
 # Right-drag sensitivity: 200 px doubles/halves the window; 400 px moves the level by one full range.
 WIDTH_DOUBLING_PX = 200.0
 LEVEL_RANGE_PX = 400.0
+# A press this close (screen pixels) to a measured line's end moves that end.
+HANDLE_REACH_PX = 8.0
 PLACEHOLDER = "Drop an X-ray here\nor use File \u25b8 Open\u2026 (Ctrl+O)"
 
 
@@ -279,7 +282,9 @@ class ImageView(QGraphicsView):
         button = event.button()
         measuring = self.measure_tool.mode != PAN or bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         if self._pixels is not None and button == Qt.MouseButton.LeftButton and measuring:
-            self.measure_tool.begin(self._image_point(event.position()))
+            point = self._image_point(event.position())
+            if not self.measure_tool.grab_end(point, HANDLE_REACH_PX / max(self.zoom, 1e-6)):
+                self.measure_tool.begin(point)
             self._drag = ("measure", event.position(), self._window)
             event.accept()
             return

@@ -6,17 +6,20 @@ so both stay thin and readable at any zoom. White with a dark outline: the heat 
 scale and the magenta joint boxes never hide it, and it reads on bright bone and dark air.
 
 An angle takes two drags, one per line; between them its first line waits on screen with a
-tab asking for the second.
+tab asking for the second. Pressing near the end of a finished line (in a measure mode, or
+with Shift) drags that end instead of starting a new line.
 """
 
 from __future__ import annotations
+
+import math
 
 from PySide6.QtCore import QLineF, QObject, QPointF, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
 from desktop.core.measurement import (
-    MIN_LENGTH_PX, Angle, Distance, Measurement, effective_spacing, measurement_labels, with_reference,
+    MIN_LENGTH_PX, Angle, Distance, Measurement, effective_spacing, measurement_labels, with_end_moved, with_reference,
 )
 from desktop.ui.overlay_label import OverlayLabel
 
@@ -81,6 +84,7 @@ class MeasureTool(QObject):
         self._draft_kind = DISTANCE
         self._draft: _MeasureDrawing | None = None
         self._file_spacing: tuple[float, float] | None = None
+        self._moving: tuple[int, int, str] | None = None  # (measurement, line, "start"/"end") being dragged
         self.mode = PAN
 
     @property
@@ -116,15 +120,36 @@ class MeasureTool(QObject):
             self._draft = _MeasureDrawing(self._image_item)
         self._show_draft()
 
+    def grab_end(self, point: tuple[float, float], reach_px: float) -> bool:
+        """Start moving the end of a finished line within ``reach_px`` image pixels of
+        ``point`` (the nearest, if several); False when there is none."""
+        ends = [(math.dist(getattr(line, end), point), index, number, end)
+                for index, (measurement, _) in enumerate(self._done)
+                for number, line in enumerate(measurement.lines) for end in ("start", "end")]
+        near = [found for found in ends if found[0] <= reach_px]
+        if not near:
+            return False
+        self._moving = min(near)[1:]
+        return True
+
     def stretch(self, point: tuple[float, float]) -> None:
-        """Move the end of the line being drawn."""
-        if self._draft is not None:
+        """Move the end of the line being drawn, or the end that was grabbed."""
+        if self._moving is not None:
+            index, line, end = self._moving
+            moved = list(self.measurements)
+            moved[index] = with_end_moved(moved[index], line, end, point)
+            self._show_done(moved)
+        elif self._draft is not None:
             self._draft_lines[-1] = Distance(self._draft_lines[-1].start, point)
             self._show_draft()
 
     def finish(self) -> None:
         """Keep the line being drawn, unless it is too short to be meant; a distance or an
         angle's second line completes a measurement."""
+        if self._moving is not None:
+            self._moving = None
+            self.measurements_changed.emit(self.measurements)
+            return
         if self._draft is None:
             return
         if self._draft_lines[-1].length_px < MIN_LENGTH_PX:
@@ -156,13 +181,20 @@ class MeasureTool(QObject):
     def set_measurements(self, measurements: tuple[Measurement, ...]) -> None:
         """Replace every measurement (a reopened study's); an empty tuple clears them."""
         self._drop_draft()
+        self._moving = None
         for _, drawing in self._done:
             self._remove(drawing)
         self._done = [(measurement, _MeasureDrawing(self._image_item)) for measurement in measurements]
-        # A reference line rescales every length, so all labels are redrawn together.
-        for (measurement, drawing), text in zip(self._done, measurement_labels(measurements, self._file_spacing)):
-            drawing.show_lines(measurement.lines, text, measurement.label_anchor)
+        self._show_done(measurements)
         self.measurements_changed.emit(self.measurements)
+
+    def _show_done(self, measurements: list[Measurement] | tuple[Measurement, ...]) -> None:
+        """Hold and draw ``measurements`` in the existing drawings, one each. A reference line
+        rescales every length, so all labels are redrawn together."""
+        labels = measurement_labels(measurements, self._file_spacing)
+        self._done = [(measurement, drawing) for measurement, (_, drawing) in zip(measurements, self._done)]
+        for (measurement, drawing), text in zip(self._done, labels):
+            drawing.show_lines(measurement.lines, text, measurement.label_anchor)
 
     def clear(self) -> None:
         self.set_measurements(())

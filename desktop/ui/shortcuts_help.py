@@ -19,7 +19,8 @@ MOUSE_GESTURES = (
     ("Left or middle drag", "pan"),
     ("Right drag", "contrast (left-right: window width) and brightness (up-down: level)"),
     ("Shift + left drag", "measure a distance (any left drag while Measure Distance is on; "
-                          "with Measure Angle on, two drags draw an angle's two lines)"),
+                          "with Measure Angle on, two drags draw an angle's two lines); "
+                          "starting on a measured line's end moves that end"),
     ("Double-click", "fit the image to the window"),
     ("Click a result", "show that result's heat map (on its knee joint)"),
     ("Drop a file on the window", "open it"),

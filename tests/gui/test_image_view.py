@@ -229,20 +229,38 @@ def test_angle_mode_takes_two_drags_and_undo_drops_a_half_drawn_angle(view: Imag
     changes = []
     view.measure_tool.measurements_changed.connect(changes.append)
     view.set_measure_mode(ANGLE)
-    _drag(view, qtbot, viewport_point(view, 20, 100), viewport_point(view, 120, 100))
+    _drag(view, qtbot, viewport_point(view, 20, 80), viewport_point(view, 120, 80))
     assert view.measure_tool.measurements == () and changes == []  # half an angle is not a measurement yet
     assert view.measure_tool.draft_label() == SECOND_LINE_PROMPT
     _drag(view, qtbot, viewport_point(view, 60, 60), viewport_point(view, 61, 61))  # a slipped click
     assert view.measure_tool.draft_label() == SECOND_LINE_PROMPT
-    _drag(view, qtbot, viewport_point(view, 60, 20), viewport_point(view, 60, 120))
+    _drag(view, qtbot, viewport_point(view, 60, 10), viewport_point(view, 60, 95))
     (angle,) = view.measure_tool.measurements
     # Columns are 0.1 mm and rows 0.2 mm here, yet an upright line stays upright: 90 degrees.
     assert angle.degrees((0.2, 0.1)) == pytest.approx(90.0, abs=2.0)
     assert view.measure_tool.labels() == [angle.label((0.2, 0.1))] and view.measure_tool.draft_label() is None
     assert changes[-1] == (angle,)
-    _drag(view, qtbot, viewport_point(view, 20, 150), viewport_point(view, 120, 150))
+    _drag(view, qtbot, viewport_point(view, 20, 40), viewport_point(view, 120, 40))
     view.measure_tool.remove_last()  # takes back the half-drawn angle, not the finished one
     assert view.measure_tool.measurements == (angle,) and view.measure_tool.draft_label() is None
     view.set_measure_mode(PAN)
     _drag(view, qtbot, viewport_point(view, 50, 20), viewport_point(view, 50, 80))
     assert view.measure_tool.measurements == (angle,)
+
+
+def test_dragging_a_measured_end_corrects_the_line_instead_of_drawing_another(view: ImageView, qtbot) -> None:
+    view.set_measure_mode(DISTANCE)
+    _drag(view, qtbot, viewport_point(view, 20, 50), viewport_point(view, 120, 50))
+    (line,) = view.measure_tool.measurements
+    changes = []
+    view.measure_tool.measurements_changed.connect(changes.append)
+    _drag(view, qtbot, viewport_point(view, 121, 51), viewport_point(view, 160, 50))  # grabs the end, a pixel off
+    (moved,) = view.measure_tool.measurements
+    assert moved.start == line.start and moved.end[0] == pytest.approx(160, abs=2)
+    assert view.measure_tool.labels() == [moved.label((0.2, 0.1))] and changes == [(moved,)]
+    view.set_measure_mode(ANGLE)
+    _drag(view, qtbot, viewport_point(view, 20, 90), viewport_point(view, 120, 90))
+    _drag(view, qtbot, viewport_point(view, 60, 20), viewport_point(view, 60, 60))
+    _drag(view, qtbot, viewport_point(view, 60, 60), viewport_point(view, 100, 60))  # the second line's end
+    angle = view.measure_tool.measurements[1]
+    assert angle.degrees((0.2, 0.1)) == pytest.approx(63.43, abs=3)  # 40 columns wide, 40 rows of twice the size: atan(2)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from desktop.core.measurement import (
-    Angle, Distance, effective_spacing, measurement_labels, measurements_from_json, measurements_summary, with_reference,
+    Angle, Distance, effective_spacing, measurement_labels, measurements_from_json, measurements_summary, with_end_moved,
+    with_reference,
 )
 
 
@@ -87,3 +88,12 @@ def test_an_angle_is_labelled_where_its_lines_come_closest() -> None:
     tibia = Distance((112.0, 230.0), (95.0, 420.0))
     assert Angle(femur, tibia).label_anchor == pytest.approx((111.0, 215.0))
     assert Distance((0.0, 0.0), (5.0, 5.0)).label_anchor == (5.0, 5.0)
+
+
+def test_moving_an_end_keeps_the_rest_and_a_moved_reference_rescales() -> None:
+    reference = Distance((0.0, 0.0), (100.0, 0.0), 10.0)
+    moved = with_end_moved(reference, 0, "end", (50.0, 0.0))
+    assert moved == Distance((0.0, 0.0), (50.0, 0.0), 10.0)
+    assert effective_spacing([moved], None) == pytest.approx((0.2, 0.2))  # still 10 mm, now over 50 px
+    angle = Angle(Distance((0.0, 0.0), (10.0, 0.0)), Distance((0.0, 0.0), (0.0, 10.0)))
+    assert with_end_moved(angle, 1, "start", (5.0, 5.0)) == Angle(angle.first, Distance((5.0, 5.0), (0.0, 10.0)))
