@@ -63,7 +63,6 @@ class ImageView(QGraphicsView):
 
         self._pixels: np.ndarray | None = None
         self._indices: np.ndarray | None = None
-        self._spacing: tuple[float, float] | None = None
         self._window = DEFAULT_WINDOW
         self._inverted = False
         self._quarter_turns = 0
@@ -100,7 +99,6 @@ class ImageView(QGraphicsView):
             raise ValueError("the viewer shows 2-D grayscale images only")
         self._pixels = pixels
         self._indices = quantise(pixels)
-        self._spacing = pixel_spacing_mm
         self.measure_tool.set_spacing(pixel_spacing_mm)
         self.set_heatmap(None)
         self.set_joints(())
@@ -341,7 +339,8 @@ class ImageView(QGraphicsView):
         if self._pixels is None:
             return None
         point = self._image_item.mapFromScene(self.mapToScene(view_pos.toPoint()))
-        return probe_pixel(self._pixels, point.x(), point.y(), spacing_mm=self._spacing)
+        # The measuring scale: the file's, or the doctor's reference line when one is set.
+        return probe_pixel(self._pixels, point.x(), point.y(), spacing_mm=self.measure_tool.spacing_mm)
 
     # ------------------------------------------------------------ painting
     def resizeEvent(self, event: QResizeEvent) -> None:

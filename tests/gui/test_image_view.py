@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from desktop.core.measurement import Distance
 from desktop.ui.display_mapping import WindowLevel
 from desktop.ui.image_view import ImageView
 from desktop.ui.measure_overlay import ANGLE, DISTANCE, PAN, SECOND_LINE_PROMPT
@@ -127,6 +128,10 @@ def test_probe_reports_value_and_millimetres(view: ImageView) -> None:
     assert (probe.col, probe.row) == (150, 40)
     assert probe.value == pytest.approx(150 / 199, abs=1e-3)
     assert probe.x_mm == pytest.approx(15.05) and probe.y_mm == pytest.approx(8.1)
+    # A reference line of 20 mm over 100 columns (10 mm by the file) doubles the scale.
+    view.measure_tool.set_measurements((Distance((0.0, 10.0), (100.0, 10.0), 20.0),))
+    QApplication.sendEvent(view.viewport(), _mouse_move(viewport_point(view, 150, 40)))
+    assert probes[-1].x_mm == pytest.approx(30.1) and probes[-1].y_mm == pytest.approx(16.2)
 
 
 def test_overlay_aligned_toggle_opacity_and_colours(qtbot, tiny_registry, settings, tmp_path: Path) -> None:
