@@ -1,4 +1,4 @@
-"""File > Study History…: find patients and studies, reopen one, delete, export CSV.
+"""File > Study History…: find patients and studies, reopen one, compare two, delete, export CSV.
 
 Talks to a :class:`~desktop.core.records.store.RecordStore` only; reopening is announced by
 :attr:`HistoryDialog.open_requested` and done by the records controller. Deleting always asks
@@ -37,6 +37,7 @@ from desktop.core.records import (
     StudyQuery,
     export_studies_csv,
 )
+from desktop.ui.compare_dialog import CompareDialog
 from desktop.ui.formatting import STUDY_TYPES, study_type_name
 from desktop.ui.prompts import Prompts
 
@@ -102,6 +103,9 @@ class HistoryDialog(QDialog):
 
         self.patients = _table(_PATIENT_COLUMNS)
         self.studies = _table(_STUDY_COLUMNS)
+        # Ctrl/Shift+click picks two studies to compare; open and delete act on one.
+        self.studies.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.comparison: CompareDialog | None = None
         splitter = QSplitter()
         splitter.addWidget(self.patients)
         splitter.addWidget(self.studies)
@@ -109,6 +113,8 @@ class HistoryDialog(QDialog):
         self.summary = QLabel()
         self.summary.setObjectName("muted")
         self.open_button = QPushButton("Open study")
+        self.compare_button = QPushButton("Compare…")
+        self.compare_button.setToolTip("Select two studies (Ctrl+click) to see them side by side with what changed")
         self.open_button.setDefault(True)
         self.delete_study_button = QPushButton("Delete study\u2026")
         self.delete_patient_button = QPushButton("Delete patient\u2026")
@@ -116,7 +122,8 @@ class HistoryDialog(QDialog):
         close = QPushButton("Close")
         buttons = QHBoxLayout()
         buttons.addWidget(self.summary, 1)
-        for button in (self.export_button, self.delete_patient_button, self.delete_study_button, self.open_button, close):
+        for button in (self.export_button, self.delete_patient_button, self.delete_study_button, self.compare_button,
+                       self.open_button, close):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
@@ -134,6 +141,7 @@ class HistoryDialog(QDialog):
         self.studies.itemSelectionChanged.connect(self._update_buttons)
         self.studies.itemDoubleClicked.connect(lambda _item: self.open_selected())
         self.open_button.clicked.connect(self.open_selected)
+        self.compare_button.clicked.connect(self.compare_selected)
         self.delete_study_button.clicked.connect(self.delete_selected_study)
         self.delete_patient_button.clicked.connect(self.delete_selected_patient)
         self.export_button.clicked.connect(self.export_csv)
@@ -158,9 +166,15 @@ class HistoryDialog(QDialog):
         items = self.patients.selectedItems()
         return items[0].data(_KEY) if items else None
 
+    def selected_study_keys(self) -> list[int]:
+        """The selected studies, top to bottom."""
+        rows = sorted({index.row() for index in self.studies.selectedIndexes()})
+        return [self.studies.item(row, 0).data(_KEY) for row in rows]
+
     def selected_study_key(self) -> int | None:
-        items = self.studies.selectedItems()
-        return items[0].data(_KEY) if items else None
+        """The selected study when exactly one is selected."""
+        keys = self.selected_study_keys()
+        return keys[0] if len(keys) == 1 else None
 
     def study_keys(self) -> list[int]:
         return [self.studies.item(row, 0).data(_KEY) for row in range(self.studies.rowCount())]
@@ -203,6 +217,7 @@ class HistoryDialog(QDialog):
     def _update_buttons(self) -> None:
         has_study = self.selected_study_key() is not None
         self.open_button.setEnabled(has_study)
+        self.compare_button.setEnabled(len(self.selected_study_keys()) == 2)
         self.delete_study_button.setEnabled(has_study)
         self.delete_patient_button.setEnabled(self.selected_patient_key() is not None)
         self.export_button.setEnabled(self.studies.rowCount() > 0)
@@ -213,11 +228,25 @@ class HistoryDialog(QDialog):
         if key is not None:
             self.open_requested.emit(key)
 
+    def compare_selected(self) -> CompareDialog | None:
+        """Show the two selected studies side by side (a window of its own, so the history stays usable)."""
+        keys = self.selected_study_keys()
+        if len(keys) != 2:
+            return None
+        try:
+            first, second = (self._store.get_study(key, with_heatmaps=False) for key in keys)
+        except RecordError as exc:
+            self.summary.setText(str(exc))
+            return None
+        self.comparison = CompareDialog(first, second, parent=self)
+        self.comparison.show()
+        return self.comparison
+
     def delete_selected_study(self) -> bool:
         key = self.selected_study_key()
         if key is None:
             return False
-        row = self.studies.currentRow()
+        row = self.study_keys().index(key)
         who, when = self.studies.item(row, 1).text(), self.studies.item(row, 0).text()
         if not self._prompts.confirm(self, "Delete study",
                                      f"Delete the study of {who} saved {when}, with its image copy and results?"

@@ -60,6 +60,8 @@ class ImageView(QGraphicsView):
         self._overlay = HeatmapOverlay(self._image_item)
         self._joint_boxes = JointBoxes(self._image_item)
         self.measure_tool = MeasureTool(self._image_item, self)
+        # False where measurements are shown but cannot be saved (the study comparison).
+        self.measuring_allowed = True
 
         self._pixels: np.ndarray | None = None
         self._indices: np.ndarray | None = None
@@ -278,7 +280,8 @@ class ImageView(QGraphicsView):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         button = event.button()
-        measuring = self.measure_tool.mode != PAN or bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        measuring = self.measuring_allowed and (
+            self.measure_tool.mode != PAN or bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
         if self._pixels is not None and button == Qt.MouseButton.LeftButton and measuring:
             point = self._image_point(event.position())
             if not self.measure_tool.grab_end(point, HANDLE_REACH_PX / max(self.zoom, 1e-6)):

@@ -167,3 +167,42 @@ def test_filters_and_csv_export(app, script: ScriptedPrompts, tmp_path: Path) ->
     assert rows[1]["tiny_knee label"] == knee.predictions[0].label and rows[1]["study_type"] == "knee"
     assert "Exported 2 studies" in dialog.summary.text()
     assert dialog.export_csv() == 0  # cancelled file dialog: nothing written, no error
+
+
+def test_two_studies_compare_side_by_side_earlier_first_with_changes_marked(app, tmp_path: Path) -> None:
+    from desktop.ui.compare_dialog import CHANGED
+
+    first = _save_from_window(app, positive_image(tmp_path / "a.png"), name="Anna", notes="first visit")
+    app.records._patient.form.set_values({"patient_name": "Anna", "patient_id": "ID-Ann"})
+    later = app.store.save_study(make_draft(*write_test_png(tmp_path / "c.png", seed=9), patient=PatientDetails(
+        name="Anna", patient_id="ID-Ann"), predictions=(chest_prediction(p_positive=0.2),), impression="Cleared."))
+    assert first.patient.key == later.patient.key
+    dialog = app.window.show_history()
+    dialog.select_study(first.key)
+    assert not dialog.compare_button.isEnabled()
+    dialog.studies.selectAll()  # both (Ctrl+click in use)
+    assert dialog.compare_button.isEnabled() and not dialog.open_button.isEnabled()
+    assert not dialog.delete_study_button.isEnabled()  # delete acts on one study only
+    comparison = dialog.compare_selected()
+    assert comparison.isVisible() and comparison.earlier.key == first.key and comparison.later.key == later.key
+    assert not comparison.banner.text  # one patient
+    earlier_pane, later_pane = comparison.panes
+    assert earlier_pane.view.has_image and later_pane.view.has_image and not later_pane.problem.isVisible()
+    assert not later_pane.view.measuring_allowed
+    [chest] = comparison.findings
+    assert chest.changed and chest.later.result == "NORMAL"
+    assert comparison.table.item(0, 4).text() == CHANGED and comparison.table.item(0, 3).text() == "NORMAL (80.0%)"
+
+
+def test_comparing_other_patients_warns_and_a_changed_archive_image_is_not_shown(app, tmp_path: Path) -> None:
+    anna = _save_from_window(app, positive_image(tmp_path / "a.png"), name="Anna", notes="a")
+    boris = _save_from_window(app, plain_image(tmp_path / "b.png"), name="Boris", notes="b")
+    boris.image_path.write_bytes(b"not the archived image")
+    dialog = app.window.show_history()
+    dialog.studies.selectAll()
+    comparison = dialog.compare_selected()
+    assert "different patients" in comparison.banner.text and comparison.banner.kind == "warning"
+    later_pane = comparison.panes[1]
+    assert not later_pane.view.has_image and later_pane.problem.isVisible()
+    assert "could not be read" in later_pane.problem.text() or "changed on disk" in later_pane.problem.text()
+    assert comparison.panes[0].view.has_image and anna.key == comparison.earlier.key

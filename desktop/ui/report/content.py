@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FindingRow",
+    "finding_rows",
     "ModelNote",
     "ReportContent",
     "limit_lines",
@@ -44,6 +45,8 @@ class FindingRow:
     version: str
     derived: bool = False  # an output computed from the model's classes (indented in the table)
     joint: str = ""  # the knee joint it is about ("Knee on image left"); "" for the whole image
+    model_id: str = ""  # the model that made it (pairs findings across studies; not printed)
+    probability_of: str = ""  # set when ``probability`` is not the result's own: a derived output's positive label
 
 
 @dataclass(frozen=True)
@@ -149,12 +152,12 @@ def risk_lines(risk: Mapping[str, Any] | None) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _findings(predictions: tuple[StoredPrediction, ...]) -> tuple[FindingRow, ...]:
+def finding_rows(predictions: tuple[StoredPrediction, ...]) -> tuple[FindingRow, ...]:
     """Whole-image findings first, then each knee joint's findings together under its name."""
     whole = [p for p in predictions if p.region_side is None]
     sides = list(dict.fromkeys(p.region_side for p in predictions if p.region_side is not None))
     ordered = whole + [p for side in sides for p in predictions if p.region_side == side]
-    return tuple(row for p in ordered for row in _finding_rows(p))
+    return tuple(row for p in ordered for row in _prediction_rows(p))
 
 
 def _joints_row(study: StudyRecord) -> tuple[str, str] | None:
@@ -194,18 +197,18 @@ def _heatmap_caption(study: StudyRecord) -> str:
             f"drove {_explained_label(first)} most.")
 
 
-def _finding_rows(p: StoredPrediction) -> list[FindingRow]:
+def _prediction_rows(p: StoredPrediction) -> list[FindingRow]:
     target = p.positive_label or (p.labels[-1] if p.labels else "")
     # Words, not "\u2265": the bundled fonts are chosen for scripts, not maths symbols.
     threshold = (f"{_readable(target, p.card)} if {percent(p.threshold, decimals=0)} or more"
                  if p.threshold is not None else "most probable class")
     joint = joint_heading(p.region_side) if p.region_side else ""
     rows = [FindingRow(model=p.model_name, result=_readable(p.label, p.card), probability=percent(p.label_probability),
-                       threshold=threshold, version=p.model_version, joint=joint)]
+                       threshold=threshold, version=p.model_version, joint=joint, model_id=p.model_id)]
     for d in p.derived:
         rows.append(FindingRow(model=d.name, result=d.label, probability=percent(d.probability),
                                threshold=f"{d.labels[1]} if {percent(d.threshold, decimals=0)} or more", version="",
-                               derived=True, joint=joint))
+                               derived=True, joint=joint, model_id=p.model_id, probability_of=d.labels[1]))
     return rows
 
 
@@ -255,7 +258,7 @@ def report_content(study: StudyRecord, *, clinic: ClinicSettings, generated_at: 
         clinic_address=tuple(line for line in clinic.address.splitlines() if line.strip()),
         patient_rows=patient_rows,
         study_rows=tuple(study_rows),
-        findings=_findings(study.predictions),
+        findings=finding_rows(study.predictions),
         warnings=study.all_warnings,
         heatmap_caption=_heatmap_caption(study),
         risk=risk_lines(study.risk),

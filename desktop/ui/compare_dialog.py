@@ -1,0 +1,144 @@
+"""Study History > Compare: two saved studies side by side, and what changed between them.
+
+For follow-up visits: a knee graded again a year later, a fracture healing, a pneumonia
+clearing. Each study's archived image is shown in a viewer of its own (zoom, pan, window and
+invert as in the main window; read-only, so nothing is measured that could not be saved),
+with its knee joints outlined and its measurements drawn. Below, every finding of the earlier
+study beside the later one; a finding whose result changed is marked.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.imaging import ImageLoadError, load_image
+from desktop.core.measurement import measurements_summary
+from desktop.core.records import StudyRecord
+from desktop.ui.formatting import study_type_name
+from desktop.ui.image_view import ImageView
+from desktop.ui.results_panel import MessageBanner
+from desktop.ui.study_comparison import ComparedFinding, compare_findings, in_time_order, result_text
+
+__all__ = ["CompareDialog"]
+
+CHANGED = "changed"
+_COLUMNS = ("Where", "Finding", "Earlier", "Later", "")
+
+
+class _StudyPane(QWidget):
+    """One study: a heading, its image in a read-only viewer, its measurements and impression."""
+
+    def __init__(self, record: StudyRecord, role: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        heading = QLabel(f"<b>{role}</b>: saved {record.created_at:%Y-%m-%d %H:%M} \u00b7 {html.escape(record.report_id)}"
+                         f" \u00b7 {html.escape(study_type_name(record.body_part))} \u00b7 {html.escape(record.original_file_name)}")
+        heading.setWordWrap(True)
+        self.view = ImageView(self)
+        self.view.measuring_allowed = False
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setVisible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(heading)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.view, 1)
+        extra = [("Measurements", measurements_summary(record.measurements, record.acquisition.pixel_spacing_mm)),
+                 ("Impression", record.impression.strip())]
+        for title, text in extra:
+            if text:
+                line = QLabel(f"<b>{title}:</b> {html.escape(text)}")
+                line.setWordWrap(True)
+                layout.addWidget(line)
+        self._show_image(record)
+
+    def _show_image(self, record: StudyRecord) -> None:
+        try:
+            image = load_image(record.image_path)
+        except ImageLoadError as exc:
+            self._fail(f"The archived image could not be read: {exc}")
+            return
+        if image.sha256 != record.image_sha256:
+            self._fail(f"The archived image of {record.report_id} was changed on disk; it is not shown.")
+            return
+        self.view.set_image(image.pixels, pixel_spacing_mm=record.acquisition.pixel_spacing_mm)
+        self.view.set_joints(record.knee_joints or ())
+        self.view.measure_tool.set_measurements(record.measurements)
+
+    def _fail(self, text: str) -> None:
+        self.problem.setText(text)
+        self.problem.setVisible(True)
+
+
+def _findings_table(findings: tuple[ComparedFinding, ...], earlier: StudyRecord, later: StudyRecord) -> QTableWidget:
+    headers = list(_COLUMNS)
+    headers[2], headers[3] = f"Earlier ({earlier.created_at:%Y-%m-%d})", f"Later ({later.created_at:%Y-%m-%d})"
+    table = QTableWidget(len(findings), len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    for row, finding in enumerate(findings):
+        model = f"\u2013 {finding.model}" if finding.derived else finding.model
+        cells = (finding.joint or "whole image", model, result_text(finding.earlier), result_text(finding.later),
+                 CHANGED if finding.changed else "")
+        for column, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if finding.changed:
+                font = QFont(item.font())
+                font.setBold(True)
+                item.setFont(font)
+            table.setItem(row, column, item)
+    return table
+
+
+class CompareDialog(QDialog):
+    """Two saved studies, the earlier on the left, whichever order they were chosen in."""
+
+    def __init__(self, first: StudyRecord, second: StudyRecord, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.earlier, self.later = in_time_order(first, second)
+        patient = self.later.patient
+        who = f"{patient.display_name}" + (f" ({patient.details.patient_id})" if patient.details.patient_id else "")
+        self.setWindowTitle(f"Compare studies \u2014 {who}")
+        self.resize(1280, 860)
+        days = (self.later.created_at.date() - self.earlier.created_at.date()).days
+        summary = QLabel(f"<b>{html.escape(who)}</b> \u00b7 {days} day{'s' if days != 1 else ''} between the studies")
+        self.banner = MessageBanner(self)
+        if self.earlier.patient.key != self.later.patient.key:
+            self.banner.show_message(f"These studies belong to different patients ({self.earlier.patient.display_name}"
+                                     f" and {patient.display_name}).", kind="warning")
+        self.panes = (_StudyPane(self.earlier, "Earlier"), _StudyPane(self.later, "Later"))
+        images = QSplitter()
+        for pane in self.panes:
+            images.addWidget(pane)
+        self.findings = compare_findings(self.earlier, self.later)
+        self.table = _findings_table(self.findings, self.earlier, self.later)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(images)
+        splitter.addWidget(self.table)
+        splitter.setSizes([600, 200])
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(summary)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(buttons)

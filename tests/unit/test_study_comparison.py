@@ -1,0 +1,55 @@
+"""Pairing two saved studies' findings for the comparison: by joint and model, changes marked."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from desktop.core.records import PatientDetails
+from desktop.core.records.sqlite_store import SQLiteRecordStore
+from desktop.ui.study_comparison import ABSENT, compare_findings, in_time_order, result_text
+from tests.fixtures.records import chest_prediction, knee_prediction, make_draft, write_test_png
+
+
+@pytest.fixture()
+def store(tmp_path: Path):
+    opened = SQLiteRecordStore.open(tmp_path / "data")
+    yield opened
+    opened.close()
+
+
+def test_findings_pair_by_joint_and_model_and_only_a_new_result_counts_as_a_change(store, tmp_path: Path) -> None:
+    left_knee = replace(knee_prediction(), region_side="image_left")
+    right_knee = replace(knee_prediction(), region_side="image_right")
+    first = store.save_study(make_draft(*write_test_png(tmp_path / "a.png", seed=1),
+                                        predictions=(chest_prediction(p_positive=0.93), left_knee)))
+    second = store.save_study(make_draft(*write_test_png(tmp_path / "b.png", seed=2),
+                                         predictions=(chest_prediction(p_positive=0.91), right_knee)))
+    earlier, later = in_time_order(second, first)
+    assert (earlier.key, later.key) == (first.key, second.key)
+    rows = {(f.joint, f.model): f for f in compare_findings(earlier, later)}
+    chest = rows[("", "Tiny chest model")]
+    assert (result_text(chest.earlier), result_text(chest.later)) == ("PNEUMONIA (93.0%)", "PNEUMONIA (91.0%)")
+    assert not chest.changed  # the probability moved, the finding did not
+    left = rows[("Knee on image left", "Tiny knee model")]
+    assert result_text(left.later) == ABSENT and not left.changed  # only the earlier film showed this joint
+    right = rows[("Knee on image right", "Tiny knee model")]
+    assert result_text(right.earlier) == ABSENT
+    assert rows[("Knee on image left", "Radiographic OA")].derived
+    assert list(rows)[:3] == [("", "Tiny chest model"), ("Knee on image left", "Tiny knee model"),
+                              ("Knee on image left", "Radiographic OA")]  # the earlier study's order first
+
+
+def test_a_changed_grade_is_a_change(store, tmp_path: Path) -> None:
+    patient = PatientDetails(name="Anna", patient_id="A-1")
+    knee = replace(knee_prediction(), region_side="image_left")
+    worse = replace(knee, probabilities=(0.05, 0.1, 0.2, 0.55, 0.1), label="3")
+    first = store.save_study(make_draft(*write_test_png(tmp_path / "a.png", seed=1), patient=patient, predictions=(knee,)))
+    second = store.save_study(make_draft(*write_test_png(tmp_path / "b.png", seed=2), patient=patient, predictions=(worse,)))
+    (grade, oa) = compare_findings(first, second)
+    assert grade.changed and (grade.earlier.result, grade.later.result) == ("2", "3")
+    assert not oa.changed and result_text(oa.earlier) == "Osteoarthritis (85.0%)"
+    normal = replace(oa.earlier, result="Normal")
+    assert result_text(normal) == "Normal (Osteoarthritis 85.0%)"  # the number is never read as P(Normal)
