@@ -22,7 +22,11 @@ from desktop.ui.report.fonts import (
     register_bundled_fonts,
 )
 
-__all__ = ["ReportImages", "build_document", "build_fitted_document", "disclaimer_page"]
+__all__ = [
+    "HTML_PX_PER_MM", "ReportImages", "add_picture", "build_document", "build_fitted_document", "clinic_header",
+    "disclaimer_box", "disclaimer_page", "html_text", "logo_html", "new_document", "pairs_table", "picture_pair",
+    "picture_width_px",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,8 @@ _IMAGE_GAP_MM = 4.0
 # the disclaimer, which belong on it, over to the next one. When warnings, two joints' findings
 # or measurements still push them over, the pictures shrink in these steps until they fit.
 _IMAGE_MAX_HEIGHTS_MM = (100.0, 85.0, 70.0, 55.0)
-_HTML_DPI = 96.0
+# Qt scales <img> sizes by device DPI / 96 itself, so HTML widths are in 96-dpi pixels.
+HTML_PX_PER_MM = 96.0 / 25.4
 
 
 @dataclass(frozen=True)
@@ -53,25 +58,36 @@ def _style_sheet() -> str:
     return f"body {{ font-family: {css_font_family()}; }}\n{css}"
 
 
-def _e(text: str) -> str:
+def html_text(text: str) -> str:
+    """Plain text as HTML: escaped, line breaks kept."""
     return html.escape(text).replace("\n", "<br/>")
 
 
-def _rows(rows: tuple[tuple[str, str], ...], columns: int = 2) -> str:
+def pairs_table(rows: tuple[tuple[str, str], ...], columns: int = 2) -> str:
     """Label/value pairs laid out ``columns`` pairs per line."""
-    cells = [f'<td class="label" width="14%">{_e(k)}</td><td width="{int(72 / columns)}%"><b>{_e(v)}</b></td>' for k, v in rows]
+    cells = [f'<td class="label" width="14%">{html_text(k)}</td><td width="{int(72 / columns)}%"><b>{html_text(v)}</b></td>' for k, v in rows]
     lines = ["".join(cells[i:i + columns]) for i in range(0, len(cells), columns)]
     return '<table width="100%" cellspacing="0" cellpadding="2">' + "".join(f"<tr>{line}</tr>" for line in lines) + "</table>"
 
 
-def _header(content: ReportContent, logo_html: str) -> str:
-    clinic = f'<span class="clinic">{_e(content.clinic_name)}</span><br/>' if content.clinic_name else ""
-    address = "<br/>".join(_e(line) for line in content.clinic_address)
+def clinic_header(clinic_name: str, clinic_address: tuple[str, ...], logo_html: str) -> str:
+    """The logo on the left, the clinic's name and address on the right."""
+    clinic = f'<span class="clinic">{html_text(clinic_name)}</span><br/>' if clinic_name else ""
+    address = "<br/>".join(html_text(line) for line in clinic_address)
     right = (f'<p align="right">{clinic}<span class="muted">{address}</span></p>')
     return (f'<table width="100%" cellspacing="0" cellpadding="0"><tr><td valign="middle">{logo_html}</td>'
-            f'<td valign="middle" align="right">{right}</td></tr></table>'
-            f'<h1>X-ray report</h1><p class="muted">Report {_e(content.report_id)} \u00b7 study saved '
-            f'{_e(content.saved_at)} \u00b7 printed {_e(content.generated_at)}</p>')
+            f'<td valign="middle" align="right">{right}</td></tr></table>')
+
+
+def _header(content: ReportContent, logo_html: str) -> str:
+    return (clinic_header(content.clinic_name, content.clinic_address, logo_html)
+            + f'<h1>X-ray report</h1><p class="muted">Report {html_text(content.report_id)} \u00b7 study saved '
+            f'{html_text(content.saved_at)} \u00b7 printed {html_text(content.generated_at)}</p>')
+
+
+def disclaimer_box(text: str) -> str:
+    return (f'<table width="100%" cellpadding="5" cellspacing="0" style="margin-top: 5pt;"><tr>'
+            f'<td class="disclaimer">{html_text(text)}</td></tr></table>')
 
 
 def _findings(content: ReportContent) -> str:
@@ -83,11 +99,11 @@ def _findings(content: ReportContent) -> str:
     for row in content.findings:
         if row.joint and row.joint != joint:
             # One heading row per knee joint: its grades must never be read as the other knee's.
-            body.append(f'<tr><td colspan="5" class="joint"><b>{_e(row.joint)}</b></td></tr>')
+            body.append(f'<tr><td colspan="5" class="joint"><b>{html_text(row.joint)}</b></td></tr>')
         joint = row.joint
-        model = f'<span class="derived">\u2003\u2013 {_e(row.model)}</span>' if row.derived else _e(row.model)
-        body.append(f'<tr><td>{model}</td><td class="result">{_e(row.result)}</td><td>{_e(row.probability)}</td>'
-                    f'<td>{_e(row.threshold)}</td><td>{_e(row.version)}</td></tr>')
+        model = f'<span class="derived">\u2003\u2013 {html_text(row.model)}</span>' if row.derived else html_text(row.model)
+        body.append(f'<tr><td>{model}</td><td class="result">{html_text(row.result)}</td><td>{html_text(row.probability)}</td>'
+                    f'<td>{html_text(row.threshold)}</td><td>{html_text(row.version)}</td></tr>')
     return ('<table class="findings" width="100%" border="1" cellspacing="0" cellpadding="3" '
             f'style="border-collapse: collapse;"><tr>{head}</tr>{"".join(body)}</table>')
 
@@ -96,34 +112,59 @@ def _warnings(content: ReportContent) -> str:
     """The body-part warnings, boxed like the disclaimer: a reader must see them before the table."""
     if not content.warnings:
         return ""
-    lines = "<br/>".join(f"Warning: {_e(w)}" for w in content.warnings)
+    lines = "<br/>".join(f"Warning: {html_text(w)}" for w in content.warnings)
     return (f'<table width="100%" cellpadding="5" cellspacing="0" style="margin-bottom: 4pt;"><tr>'
             f'<td class="warning">{lines}</td></tr></table>')
 
 
-def _pictures(content: ReportContent, images: ReportImages, width_px: int, gap_px: int) -> str:
-    side = f'<img src="report://overlay" width="{width_px}"/>' if images.overlay is not None else ""
-    caption = _e(content.heatmap_caption)
+def picture_pair(left: str, left_caption: str, right: str | None, right_caption: str, width_px: int) -> str:
+    """Two pictures (document resource names) side by side with their captions; ``right``
+    None leaves its column empty but for the caption."""
+    gap_px = int(_IMAGE_GAP_MM * HTML_PX_PER_MM)
+    right_picture = f'<img src="report://{right}" width="{width_px}"/>' if right is not None else ""
     # An explicit gap column: Qt sizes 50% columns by their content and would butt the pictures.
     # The table is as wide as the pictures and centred, so shrunk pictures stay side by side.
     return (f'<table width="{2 * width_px + gap_px}" align="center" cellspacing="0" cellpadding="0" '
             'style="margin-top: 4pt;"><tr>'
-            f'<td width="{width_px}" valign="top"><img src="report://radiograph" width="{width_px}"/></td>'
-            f'<td width="{gap_px}"></td><td width="{width_px}" valign="top">{side}</td></tr>'
-            f'<tr><td class="caption">Radiograph (default window)</td><td></td><td class="caption">{caption}</td></tr></table>')
+            f'<td width="{width_px}" valign="top"><img src="report://{left}" width="{width_px}"/></td>'
+            f'<td width="{gap_px}"></td><td width="{width_px}" valign="top">{right_picture}</td></tr>'
+            f'<tr><td class="caption">{html_text(left_caption)}</td><td></td>'
+            f'<td class="caption">{html_text(right_caption)}</td></tr></table>')
+
+
+def picture_width_px(pictures: list[QImage], *, page_width_mm: float, max_height_mm: float) -> int:
+    """The width (96-dpi HTML pixels) of each of two pictures side by side: half the page, or
+    less so that the tallest stays within ``max_height_mm``."""
+    column_px = int((page_width_mm - _IMAGE_GAP_MM) / 2 * HTML_PX_PER_MM)
+    height_per_width = max(picture.height() / max(picture.width(), 1) for picture in pictures)
+    return min(column_px, int(max_height_mm * HTML_PX_PER_MM / max(height_per_width, 1e-6)))
+
+
+def add_picture(doc: QTextDocument, name: str, picture: QImage) -> None:
+    doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"report://{name}"), picture)
+
+
+def logo_html(doc: QTextDocument, logo: QImage | None) -> str:
+    """The clinic logo added to ``doc``, as the header's <img> ("" without one)."""
+    if logo is None or logo.isNull():
+        return ""
+    add_picture(doc, "logo", logo)
+    height_px = int(_LOGO_HEIGHT_MM * HTML_PX_PER_MM)
+    width_px = int(logo.width() * height_px / max(logo.height(), 1))
+    return f'<img src="report://logo" height="{height_px}" width="{width_px}"/>'
 
 
 def _models(content: ReportContent) -> str:
     parts = []
     for note in content.model_notes:
-        limits = "".join(f"<li>{_e(line)}</li>" for line in note.limits)
-        parts.append(f"<p><b>{_e(note.title)}.</b> {_e(note.performance)}</p>"
+        limits = "".join(f"<li>{html_text(line)}</li>" for line in note.limits)
+        parts.append(f"<p><b>{html_text(note.title)}.</b> {html_text(note.performance)}</p>"
                      + (f'<ul class="small" style="margin-top: 0pt;">{limits}</ul>' if limits else ""))
     return "".join(parts) or "<p>No model was used.</p>"
 
 
 def _signature(content: ReportContent) -> str:
-    doctor = _e(content.doctor_name) if content.doctor_name else "&nbsp;" * 40
+    doctor = html_text(content.doctor_name) if content.doctor_name else "&nbsp;" * 40
     return ('<table class="signature" width="100%" cellspacing="0" cellpadding="4" style="margin-top: 14pt;"><tr>'
             f'<td width="40%">Doctor: <b>{doctor}</b></td>'
             '<td width="35%">Signature: ______________________</td>'
@@ -142,6 +183,19 @@ def disclaimer_page(doc: QTextDocument, content: ReportContent) -> int:
     return int(rect.bottom() // doc.pageSize().height()) + 1
 
 
+def new_document(device: QPaintDevice) -> QTextDocument:
+    """An empty document laid out for ``device`` in the report's fonts and style sheet."""
+    register_bundled_fonts()
+    doc = QTextDocument()
+    doc.documentLayout().setPaintDevice(device)
+    font = QFont()
+    font.setFamilies(list(REPORT_FAMILIES))
+    font.setPointSizeF(9.5)
+    doc.setDefaultFont(font)
+    doc.setDefaultStyleSheet(_style_sheet())
+    return doc
+
+
 def build_fitted_document(content: ReportContent, images: ReportImages, *, device: QPaintDevice,
                           page_width_mm: float, page_size: QSizeF) -> QTextDocument:
     """:func:`build_document` with the largest pictures that keep the findings and the
@@ -157,43 +211,26 @@ def build_fitted_document(content: ReportContent, images: ReportImages, *, devic
 def build_document(content: ReportContent, images: ReportImages, *, device: QPaintDevice, page_width_mm: float,
                    picture_max_height_mm: float = _IMAGE_MAX_HEIGHTS_MM[0]) -> QTextDocument:
     """Lay the report out for ``device`` (a ``QPdfWriter`` or ``QPrinter``)."""
-    register_bundled_fonts()
-    # Qt scales <img> sizes by device DPI / 96 itself, so HTML widths are in 96-dpi pixels.
-    px_per_mm = _HTML_DPI / 25.4
-    doc = QTextDocument()
-    doc.documentLayout().setPaintDevice(device)
-    font = QFont()
-    font.setFamilies(list(REPORT_FAMILIES))
-    font.setPointSizeF(9.5)
-    doc.setDefaultFont(font)
-    doc.setDefaultStyleSheet(_style_sheet())
-    column_px = int((page_width_mm - _IMAGE_GAP_MM) / 2 * px_per_mm)
-    height_per_width = images.radiograph.height() / max(images.radiograph.width(), 1)
-    picture_px = min(column_px, int(picture_max_height_mm * px_per_mm / max(height_per_width, 1e-6)))
-    doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("report://radiograph"), images.radiograph)
+    doc = new_document(device)
+    picture_px = picture_width_px([images.radiograph], page_width_mm=page_width_mm, max_height_mm=picture_max_height_mm)
+    add_picture(doc, "radiograph", images.radiograph)
     if images.overlay is not None:
-        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("report://overlay"), images.overlay)
-    logo_html = ""
-    if images.logo is not None and not images.logo.isNull():
-        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("report://logo"), images.logo)
-        logo_px = int(_LOGO_HEIGHT_MM * px_per_mm)
-        logo_w = int(images.logo.width() * logo_px / max(images.logo.height(), 1))
-        logo_html = f'<img src="report://logo" height="{logo_px}" width="{logo_w}"/>'
+        add_picture(doc, "overlay", images.overlay)
     sections = [
-        _header(content, logo_html),
-        "<h2>Patient</h2>", _rows(content.patient_rows),
-        "<h2>Study</h2>", _rows(content.study_rows),
-        _pictures(content, images, picture_px, int(_IMAGE_GAP_MM * px_per_mm)),
+        _header(content, logo_html(doc, images.logo)),
+        "<h2>Patient</h2>", pairs_table(content.patient_rows),
+        "<h2>Study</h2>", pairs_table(content.study_rows),
+        picture_pair("radiograph", "Radiograph (default window)", "overlay" if images.overlay is not None else None,
+                     content.heatmap_caption, picture_px),
         "<h2>Findings</h2>", _warnings(content), _findings(content),
         # Right under the findings, on the first page: the reader must not miss it.
-        (f'<table width="100%" cellpadding="5" cellspacing="0" style="margin-top: 5pt;"><tr>'
-         f'<td class="disclaimer">{_e(content.disclaimer)}</td></tr></table>'),
+        disclaimer_box(content.disclaimer),
     ]
     if content.risk:
-        sections += ["<h2>Osteoporosis risk from patient data</h2>", "".join(f"<p>{_e(line)}</p>" for line in content.risk)]
+        sections += ["<h2>Osteoporosis risk from patient data</h2>", "".join(f"<p>{html_text(line)}</p>" for line in content.risk)]
     sections += [
-        "<h2>Doctor's notes</h2>", f"<p>{_e(content.notes) or '<i>None.</i>'}</p>",
-        "<h2>Impression</h2>", f'<p class="impression">{_e(content.impression) or "<i>None recorded.</i>"}</p>',
+        "<h2>Doctor's notes</h2>", f"<p>{html_text(content.notes) or '<i>None.</i>'}</p>",
+        "<h2>Impression</h2>", f'<p class="impression">{html_text(content.impression) or "<i>None recorded.</i>"}</p>',
         _signature(content),
         "<h2>About the models</h2>", _models(content),
     ]

@@ -11,7 +11,7 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
@@ -24,6 +24,7 @@ from PySide6.QtGui import (
     QPageSize,
     QPainter,
     QPdfWriter,
+    QTextDocument,
 )
 
 from desktop import __version__
@@ -39,7 +40,10 @@ if TYPE_CHECKING:
     from desktop.core.records.values import StudyRecord
     from desktop.ui.clinic_settings import ClinicSettings
 
-__all__ = ["PDF_RESOLUTION", "page_size", "paint_report", "print_study_report", "report_images", "write_study_pdf"]
+__all__ = [
+    "MARGINS_MM", "PDF_RESOLUTION", "clinic_logo", "page_size", "paint_pages", "paint_report", "print_study_report",
+    "report_images", "write_pdf", "write_study_pdf",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +57,20 @@ def page_size(name: str) -> QPageSize:
     return QPageSize(_PAGE_SIZES.get(name, QPageSize.PageSizeId.A4))
 
 
+def clinic_logo(logo_path: str) -> QImage | None:
+    """The clinic's logo, or None without one (or when it cannot be read: the report goes on)."""
+    logo = QImage(logo_path) if logo_path else None
+    if logo is not None and logo.isNull():
+        log.warning("clinic logo %s cannot be read; the report goes without it", logo_path)
+        return None
+    return logo
+
+
 def report_images(study: StudyRecord, pixels: np.ndarray, *, logo_path: str = "") -> ReportImages:
     """The radiograph, its heat-map overlay (first model with a map, on every joint it read)
     and the clinic logo; located knee joints outlined on both pictures, measurements on the first."""
     explained = explained_predictions(study)
-    logo = QImage(logo_path) if logo_path else None
-    if logo is not None and logo.isNull():
-        log.warning("clinic logo %s cannot be read; the report goes without it", logo_path)
-        logo = None
+    logo = clinic_logo(logo_path)
     joints = study.knee_joints or ()
     radiograph = draw_joint_boxes(radiograph_image(pixels), joints, image_shape=pixels.shape)
     draw_measurements(radiograph, study.measurements, image_shape=pixels.shape,
@@ -72,15 +82,14 @@ def report_images(study: StudyRecord, pixels: np.ndarray, *, logo_path: str = ""
     return ReportImages(radiograph=radiograph, overlay=overlay, logo=logo)
 
 
-def paint_report(content: ReportContent, images: ReportImages, device: QPagedPaintDevice) -> int:
-    """Lay out and paint every page on ``device``; return the page count."""
+def paint_pages(device: QPagedPaintDevice, layout: Callable[[float, QSizeF], QTextDocument], footer: str) -> int:
+    """Paint the document ``layout(page width in mm, body size in device pixels)`` lays out,
+    page by page, with ``footer`` and "Page i of n" under each; return the page count."""
     px_per_mm = device.logicalDpiX() / 25.4
-    layout = device.pageLayout()
-    page_width_mm = layout.paintRect(QPageLayout.Unit.Millimeter).width()
+    page_width_mm = device.pageLayout().paintRect(QPageLayout.Unit.Millimeter).width()
     width, height = device.width(), device.height()
     body_height = height - int(_FOOTER_MM * px_per_mm)
-    doc = build_fitted_document(content, images, device=device, page_width_mm=page_width_mm,
-                                page_size=QSizeF(width, body_height))
+    doc = layout(page_width_mm, QSizeF(width, body_height))
     pages = doc.pageCount()
     footer_font = QFont()
     footer_font.setFamilies(list(REPORT_FAMILIES))
@@ -98,18 +107,47 @@ def paint_report(content: ReportContent, images: ReportImages, device: QPagedPai
             painter.restore()
             painter.setFont(footer_font)
             painter.setPen(QColor("#6a6a6a"))
-            footer = QRectF(0, body_height, width, height - body_height)
-            painter.drawText(footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
-                             f"XRayDesk {__version__} \u00b7 report {content.report_id}")
-            painter.drawText(footer, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"Page {page + 1} of {pages}")
+            area = QRectF(0, body_height, width, height - body_height)
+            painter.drawText(area, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, f"XRayDesk {__version__} \u00b7 {footer}")
+            painter.drawText(area, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, f"Page {page + 1} of {pages}")
     finally:
         painter.end()
     return pages
 
 
+def paint_report(content: ReportContent, images: ReportImages, device: QPagedPaintDevice) -> int:
+    """Lay out and paint every page of a study's report on ``device``; return the page count."""
+    def layout(page_width_mm: float, body: QSizeF) -> QTextDocument:
+        return build_fitted_document(content, images, device=device, page_width_mm=page_width_mm, page_size=body)
+
+    return paint_pages(device, layout, f"report {content.report_id}")
+
+
 def _configure(device: QPagedPaintDevice, page: str) -> None:
     device.setPageSize(page_size(page))
     device.setPageMargins(MARGINS_MM, QPageLayout.Unit.Millimeter)
+
+
+def write_pdf(path: str | os.PathLike[str], *, title: str, page: str, paint: Callable[[QPdfWriter], int]) -> int:
+    """Have ``paint`` fill a PDF at ``path`` (replaced only once complete); return its page count."""
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        writer = QPdfWriter(str(temp))
+        writer.setResolution(PDF_RESOLUTION)
+        _configure(writer, page)
+        # The title is in the PDF's metadata, readable without decompressing any page.
+        writer.setTitle(title)
+        writer.setCreator(f"XRayDesk {__version__}")
+        pages = paint(writer)
+        del writer  # closes the file before it is renamed
+        os.replace(temp, target)
+    except OSError as exc:
+        raise RecordError(f"Could not write {target.name}: {exc.strerror or exc}.") from exc
+    finally:
+        temp.unlink(missing_ok=True)
+    log.info("wrote %s (%d pages) to %s", title, pages, target)
+    return pages
 
 
 def write_study_pdf(
@@ -121,26 +159,10 @@ def write_study_pdf(
     generated_at: datetime | None = None,
 ) -> int:
     """Render ``study``'s report to ``path`` (replaced only once complete); return the page count."""
-    target = Path(path)
     content = report_content(study, clinic=clinic, generated_at=generated_at or datetime.now().astimezone())
     images = report_images(study, pixels, logo_path=clinic.logo_path)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        writer = QPdfWriter(str(temp))
-        writer.setResolution(PDF_RESOLUTION)
-        _configure(writer, clinic.page_size)
-        # The title is in the PDF's metadata, readable without decompressing any page.
-        writer.setTitle(f"XRayDesk report {study.report_id}")
-        writer.setCreator(f"XRayDesk {__version__}")
-        pages = paint_report(content, images, writer)
-        del writer  # closes the file before it is renamed
-        os.replace(temp, target)
-    except OSError as exc:
-        raise RecordError(f"Could not write {target.name}: {exc.strerror or exc}.") from exc
-    finally:
-        temp.unlink(missing_ok=True)
-    log.info("wrote report %s (%d pages) to %s", study.report_id, pages, target)
-    return pages
+    return write_pdf(path, title=f"XRayDesk report {study.report_id}", page=clinic.page_size,
+                     paint=lambda writer: paint_report(content, images, writer))
 
 
 def print_study_report(
