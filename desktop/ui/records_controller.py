@@ -33,6 +33,7 @@ from desktop.core.records.values import Acquisition
 from desktop.ui.clinic_settings import ClinicSettings, load_clinic_settings
 from desktop.ui.controller import AnalysisOutcome
 from desktop.ui.prompts import UNSAVED_DISCARD, UNSAVED_SAVE, Prompts
+from desktop.ui.report_output import ReportOutput
 from desktop.ui.report_section import NotesValues, ReportSection
 
 if TYPE_CHECKING:
@@ -46,9 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["RecordsController"]
 
 log = logging.getLogger(__name__)
-
-_REPORT_DIR_KEY = "report/last_folder"
-
 
 class RecordsController(QObject):
     saved = Signal(object)  # StudyRecord
@@ -81,6 +79,7 @@ class RecordsController(QObject):
         self._settings = settings
         self._registry = registry
         self.prompts = prompts or Prompts()
+        self.output = ReportOutput(settings, self.prompts, self._clinic)
         self._parent = dialog_parent
         self._unavailable = unavailable_reason or "the records database could not be opened"
         self.record: StudyRecord | None = None  # the stored version of the open study
@@ -291,37 +290,30 @@ class RecordsController(QObject):
         record = self._saved_for_report()
         if record is None:
             return None
-        if path is None:
-            folder = str(self._settings.value(_REPORT_DIR_KEY, "") or Path.home())
-            path = self.prompts.save_path(self._parent, "Save report as PDF", str(Path(folder) / f"{record.report_id}.pdf"), "PDF (*.pdf)")
-            if not path:
-                return None
-        target = Path(path) if Path(path).suffix.lower() == ".pdf" else Path(f"{path}.pdf")
         try:
-            write_study_pdf(record, self._pixels_for(record), target, clinic=self._clinic())
+            target = self.output.save_pdf(
+                self._parent, "Save report as PDF", f"{record.report_id}.pdf",
+                lambda target, clinic: write_study_pdf(record, self._pixels_for(record), target, clinic=clinic), path=path)
         except (RecordError, ImageLoadError) as exc:
             return self._fail(f"The report could not be written: {exc}")
-        self._settings.setValue(_REPORT_DIR_KEY, str(target.parent))
-        self.message.emit(f"Report {record.report_id} saved to {target}.")
+        if target is not None:
+            self.message.emit(f"Report {record.report_id} saved to {target}.")
         return target
 
     def print_report(self) -> bool:
         """File > Print…: save the study if needed, show the print dialog, print."""
-        from PySide6.QtPrintSupport import QPrinter
-
-        from desktop.ui.report import page_size, print_study_report
+        from desktop.ui.report import print_study_report
 
         record = self._saved_for_report()
         if record is None:
             return False
-        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
-        printer.setPageSize(page_size(self._clinic().page_size))
-        if not self.prompts.print_setup(self._parent, printer):
-            return False
         try:
-            pages = print_study_report(record, self._pixels_for(record), printer, clinic=self._clinic())
+            pages = self.output.print(self._parent, lambda printer, clinic: print_study_report(
+                record, self._pixels_for(record), printer, clinic=clinic))
         except (RecordError, ImageLoadError) as exc:
             self._fail(f"The report could not be printed: {exc}")
+            return False
+        if pages is None:
             return False
         self.message.emit(f"Report {record.report_id} sent to the printer ({pages} page{'s' if pages != 1 else ''}).")
         return True

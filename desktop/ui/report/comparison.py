@@ -1,0 +1,150 @@
+"""The follow-up comparison on paper: two saved studies of a patient, earlier beside later.
+
+The same page, fonts, clinic header, footer and disclaimer as the study report. Each
+radiograph carries its joint boxes and measurements as in its own report; the findings table
+pairs every finding earlier with later (see :mod:`desktop.ui.study_comparison`) and marks the
+changed ones. The study reports stay the record of each visit; this page is for the follow-up.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QSizeF
+from PySide6.QtGui import QImage, QPagedPaintDevice, QPageLayout, QTextDocument
+
+from desktop.core.measurement import measurements_summary
+from desktop.ui.formatting import study_type_name
+from desktop.ui.report.content import report_content
+from desktop.ui.report.document import (
+    add_picture,
+    clinic_header,
+    disclaimer_box,
+    html_text,
+    logo_html,
+    new_document,
+    pairs_table,
+    picture_pair,
+    picture_width_px,
+)
+from desktop.ui.report.images import draw_joint_boxes, draw_measurements, radiograph_image
+from desktop.ui.report.render import MARGINS_MM, clinic_logo, paint_pages, write_pdf
+from desktop.ui.study_comparison import compare_findings, in_time_order, result_text
+
+if TYPE_CHECKING:
+    from PySide6.QtPrintSupport import QPrinter
+
+    from desktop.core.records import StudyRecord
+    from desktop.ui.clinic_settings import ClinicSettings
+
+__all__ = ["comparison_title", "print_comparison", "write_comparison_pdf"]
+
+_PICTURE_MAX_HEIGHT_MM = 95.0
+
+
+def comparison_title(earlier: StudyRecord, later: StudyRecord) -> str:
+    return f"comparison of {earlier.report_id} and {later.report_id}"
+
+
+def _picture(study: StudyRecord, pixels: np.ndarray | None) -> QImage:
+    """The radiograph with its joints and measurements, or a grey box when it could not be read."""
+    if pixels is None:
+        blank = QImage(400, 400, QImage.Format.Format_Grayscale8)
+        blank.fill(200)
+        return blank
+    picture = draw_joint_boxes(radiograph_image(pixels), study.knee_joints or (), image_shape=pixels.shape)
+    return draw_measurements(picture, study.measurements, image_shape=pixels.shape,
+                             spacing_mm=study.acquisition.pixel_spacing_mm)
+
+
+def _caption(role: str, study: StudyRecord, pixels: np.ndarray | None) -> str:
+    text = f"{role}: {study.created_at:%Y-%m-%d} \u00b7 {study.report_id} \u00b7 {study.original_file_name}"
+    return text if pixels is not None else text + " (the archived image could not be read)"
+
+
+def _findings_table(earlier: StudyRecord, later: StudyRecord) -> str:
+    findings = compare_findings(earlier, later)
+    if not findings:
+        return "<p>No model analysed either study.</p>"
+    head = "".join(f"<th>{html_text(h)}</th>" for h in (
+        "Where", "Finding", f"Earlier ({earlier.created_at:%Y-%m-%d})", f"Later ({later.created_at:%Y-%m-%d})", ""))
+    rows = []
+    for f in findings:
+        model = f'<span class="derived">\u2003\u2013 {html_text(f.model)}</span>' if f.derived else html_text(f.model)
+        later_cell = f"<b>{html_text(result_text(f.later))}</b>" if f.changed else html_text(result_text(f.later))
+        rows.append(f"<tr><td>{html_text(f.joint or 'whole image')}</td><td>{model}</td>"
+                    f"<td>{html_text(result_text(f.earlier))}</td><td>{later_cell}</td>"
+                    f"<td>{'<b>changed</b>' if f.changed else ''}</td></tr>")
+    return ('<table class="findings" width="100%" border="1" cellspacing="0" cellpadding="3" '
+            f'style="border-collapse: collapse;"><tr>{head}</tr>{"".join(rows)}</table>')
+
+
+def comparison_document(earlier: StudyRecord, later: StudyRecord, pixels: tuple[np.ndarray | None, np.ndarray | None], *,
+                        clinic: ClinicSettings, generated_at: datetime, device: QPagedPaintDevice,
+                        page_width_mm: float) -> QTextDocument:
+    """Lay the comparison out for ``device``; ``pixels`` are the (earlier, later) images."""
+    later_content = report_content(later, clinic=clinic, generated_at=generated_at)
+    doc = new_document(device)
+    pictures = [_picture(earlier, pixels[0]), _picture(later, pixels[1])]
+    for name, picture in zip(("earlier", "later"), pictures):
+        add_picture(doc, name, picture)
+    width_px = picture_width_px(pictures, page_width_mm=page_width_mm, max_height_mm=_PICTURE_MAX_HEIGHT_MM)
+    days = (later.created_at.date() - earlier.created_at.date()).days
+    studies = []
+    for role, study in (("Earlier", earlier), ("Later", later)):
+        measured = measurements_summary(study.measurements, study.acquisition.pixel_spacing_mm)
+        studies.append((f"{role} study", f"{study_type_name(study.body_part)}, saved {study.created_at:%Y-%m-%d %H:%M}"
+                        + (f"; impression: {study.impression.strip()}" if study.impression.strip() else "")
+                        + (f"; measurements: {measured}" if measured else "")))
+    sections = [
+        clinic_header(later_content.clinic_name, later_content.clinic_address, logo_html(doc, clinic_logo(clinic.logo_path))),
+        "<h1>Follow-up comparison</h1>",
+        f'<p class="muted">{html_text(comparison_title(earlier, later).capitalize())} \u00b7 {days} day'
+        f'{"s" if days != 1 else ""} apart \u00b7 printed {html_text(later_content.generated_at)}</p>',
+        "<h2>Patient</h2>", pairs_table(later_content.patient_rows),
+        "<h2>Studies</h2>", pairs_table(tuple(studies), columns=1),
+        picture_pair("earlier", _caption("Earlier", earlier, pixels[0]), "later", _caption("Later", later, pixels[1]), width_px),
+        "<h2>Findings, earlier and later</h2>", _findings_table(earlier, later),
+        disclaimer_box(later_content.disclaimer),
+    ]
+    if earlier.patient.key != later.patient.key:
+        sections.insert(3, disclaimer_box(f"These studies belong to different patients ({earlier.patient.display_name} "
+                                          f"and {later.patient.display_name})."))
+    doc.setHtml(f"<html><body>{''.join(sections)}</body></html>")
+    doc.setDocumentMargin(0)
+    return doc
+
+
+def _paint(first: StudyRecord, second: StudyRecord, pixels_by_key: dict[int, np.ndarray | None], device: QPagedPaintDevice,
+           *, clinic: ClinicSettings, generated_at: datetime | None) -> int:
+    earlier, later = in_time_order(first, second)
+    pixels = (pixels_by_key.get(earlier.key), pixels_by_key.get(later.key))
+
+    def layout(page_width_mm: float, body: QSizeF) -> QTextDocument:
+        doc = comparison_document(earlier, later, pixels, clinic=clinic, generated_at=generated_at or datetime.now().astimezone(),
+                                  device=device, page_width_mm=page_width_mm)
+        doc.setPageSize(body)
+        return doc
+
+    return paint_pages(device, layout, comparison_title(earlier, later))
+
+
+def write_comparison_pdf(first: StudyRecord, second: StudyRecord, pixels_by_key: dict[int, np.ndarray | None],
+                         path: str | os.PathLike[str], *, clinic: ClinicSettings, generated_at: datetime | None = None) -> int:
+    """The comparison of two studies as a PDF at ``path``; ``pixels_by_key`` maps each study's
+    key to its image (None when it could not be read). Returns the page count."""
+    earlier, later = in_time_order(first, second)
+    return write_pdf(path, title=f"XRayDesk {comparison_title(earlier, later)}", page=clinic.page_size,
+                     paint=lambda writer: _paint(first, second, pixels_by_key, writer, clinic=clinic, generated_at=generated_at))
+
+
+def print_comparison(first: StudyRecord, second: StudyRecord, pixels_by_key: dict[int, np.ndarray | None], printer: QPrinter,
+                     *, clinic: ClinicSettings) -> int:
+    """Send the comparison to a printer the user has already set up."""
+    earlier, later = in_time_order(first, second)
+    printer.setDocName(f"XRayDesk {comparison_title(earlier, later)}")
+    printer.setPageMargins(MARGINS_MM, QPageLayout.Unit.Millimeter)
+    return _paint(first, second, pixels_by_key, printer, clinic=clinic, generated_at=None)
