@@ -4,13 +4,17 @@ For follow-up visits: a knee graded again a year later, a fracture healing, a pn
 clearing. Each study's archived image is shown in a viewer of its own (zoom, pan, window and
 invert as in the main window; read-only, so nothing is measured that could not be saved),
 with its knee joints outlined and its measurements drawn. Below, every finding of the earlier
-study beside the later one; a finding whose result changed is marked.
+study beside the later one; a finding whose result changed is marked. The comparison can be
+saved as a PDF or printed (see :mod:`desktop.ui.report.comparison`).
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
@@ -28,11 +32,14 @@ from PySide6.QtWidgets import (
 
 from desktop.core.imaging import ImageLoadError, load_image
 from desktop.core.measurement import measurements_summary
-from desktop.core.records import StudyRecord
+from desktop.core.records import RecordError, StudyRecord
 from desktop.ui.formatting import study_type_name
 from desktop.ui.image_view import ImageView
 from desktop.ui.results_panel import MessageBanner
 from desktop.ui.study_comparison import ComparedFinding, compare_findings, in_time_order, result_text
+
+if TYPE_CHECKING:
+    from desktop.ui.report_output import ReportOutput
 
 __all__ = ["CompareDialog"]
 
@@ -45,11 +52,13 @@ class _StudyPane(QWidget):
 
     def __init__(self, record: StudyRecord, role: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.record = record
         heading = QLabel(f"<b>{role}</b>: saved {record.created_at:%Y-%m-%d %H:%M} \u00b7 {html.escape(record.report_id)}"
                          f" \u00b7 {html.escape(study_type_name(record.body_part))} \u00b7 {html.escape(record.original_file_name)}")
         heading.setWordWrap(True)
         self.view = ImageView(self)
         self.view.measuring_allowed = False
+        self.pixels: np.ndarray | None = None  # None when the archived image could not be shown
         self.problem = QLabel()
         self.problem.setWordWrap(True)
         self.problem.setVisible(False)
@@ -76,6 +85,7 @@ class _StudyPane(QWidget):
         if image.sha256 != record.image_sha256:
             self._fail(f"The archived image of {record.report_id} was changed on disk; it is not shown.")
             return
+        self.pixels = image.pixels
         self.view.set_image(image.pixels, pixel_spacing_mm=record.acquisition.pixel_spacing_mm)
         self.view.set_joints(record.knee_joints or ())
         self.view.measure_tool.set_measurements(record.measurements)
@@ -112,8 +122,10 @@ def _findings_table(findings: tuple[ComparedFinding, ...], earlier: StudyRecord,
 class CompareDialog(QDialog):
     """Two saved studies, the earlier on the left, whichever order they were chosen in."""
 
-    def __init__(self, first: StudyRecord, second: StudyRecord, parent: QWidget | None = None) -> None:
+    def __init__(self, first: StudyRecord, second: StudyRecord, *, output: ReportOutput | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._output = output
         self.earlier, self.later = in_time_order(first, second)
         patient = self.later.patient
         who = f"{patient.display_name}" + (f" ({patient.details.patient_id})" if patient.details.patient_id else "")
@@ -137,8 +149,49 @@ class CompareDialog(QDialog):
         splitter.setSizes([600, 200])
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        self.pdf_button = buttons.addButton("Save as PDF\u2026", QDialogButtonBox.ButtonRole.ActionRole)
+        self.print_button = buttons.addButton("Print\u2026", QDialogButtonBox.ButtonRole.ActionRole)
+        self.pdf_button.clicked.connect(lambda: self.save_pdf())
+        self.print_button.clicked.connect(self.print_comparison)
+        for button in (self.pdf_button, self.print_button):
+            button.setVisible(output is not None)
         layout = QVBoxLayout(self)
         layout.addWidget(summary)
         layout.addWidget(self.banner)
         layout.addWidget(splitter, 1)
         layout.addWidget(buttons)
+
+    def _pixels_by_key(self) -> dict[int, np.ndarray | None]:
+        return {pane.record.key: pane.pixels for pane in self.panes}
+
+    def save_pdf(self, path: str | None = None) -> Path | None:
+        """The comparison as a PDF, where the user chooses (or at ``path``)."""
+        from desktop.ui.report.comparison import write_comparison_pdf
+
+        if self._output is None:
+            return None
+        name = f"{self.earlier.report_id}-vs-{self.later.report_id}.pdf"
+        try:
+            target = self._output.save_pdf(self, "Save comparison as PDF", name, lambda target, clinic: write_comparison_pdf(
+                self.earlier, self.later, self._pixels_by_key(), target, clinic=clinic), path=path)
+        except RecordError as exc:
+            self.banner.show_message(f"The comparison could not be written: {exc}")
+            return None
+        if target is not None:
+            self.banner.show_message(f"Comparison saved to {target}.", kind="info")
+        return target
+
+    def print_comparison(self) -> bool:
+        from desktop.ui.report.comparison import print_comparison
+
+        if self._output is None:
+            return False
+        try:
+            pages = self._output.print(self, lambda printer, clinic: print_comparison(
+                self.earlier, self.later, self._pixels_by_key(), printer, clinic=clinic))
+        except RecordError as exc:
+            self.banner.show_message(f"The comparison could not be printed: {exc}")
+            return False
+        if pages is not None:
+            self.banner.show_message(f"Comparison sent to the printer ({pages} page{'s' if pages != 1 else ''}).", kind="info")
+        return pages is not None

@@ -40,6 +40,7 @@ from desktop.core.records import (
 from desktop.ui.compare_dialog import CompareDialog
 from desktop.ui.formatting import STUDY_TYPES, study_type_name
 from desktop.ui.prompts import Prompts
+from desktop.ui.report_output import ReportOutput
 
 __all__ = ["HistoryDialog"]
 
@@ -74,8 +75,10 @@ class HistoryDialog(QDialog):
 
     open_requested = Signal(int)  # study key
 
-    def __init__(self, store: RecordStore, *, prompts: Prompts | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, store: RecordStore, *, prompts: Prompts | None = None, output: ReportOutput | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._output = output  # where a comparison is saved or printed
         self.setWindowTitle("Study History")
         self.resize(1100, 620)
         self._store = store
@@ -238,7 +241,7 @@ class HistoryDialog(QDialog):
         except RecordError as exc:
             self.summary.setText(str(exc))
             return None
-        self.comparison = CompareDialog(first, second, parent=self)
+        self.comparison = CompareDialog(first, second, output=self._output, parent=self)
         self.comparison.show()
         return self.comparison
 

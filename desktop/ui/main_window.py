@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
         """File > Study History…: window-modal, so the study behind it cannot change meanwhile."""
         if self.records is None or self.records.store is None:
             return None
-        self.history = HistoryDialog(self.records.store, prompts=self.records.prompts, parent=self)
+        self.history = HistoryDialog(self.records.store, prompts=self.records.prompts, output=self.records.output, parent=self)
         self.history.open_requested.connect(self._open_from_history)
         self.history.open()
         return self.history

@@ -206,3 +206,40 @@ def test_comparing_other_patients_warns_and_a_changed_archive_image_is_not_shown
     assert not later_pane.view.has_image and later_pane.problem.isVisible()
     assert "could not be read" in later_pane.problem.text() or "changed on disk" in later_pane.problem.text()
     assert comparison.panes[0].view.has_image and anna.key == comparison.earlier.key
+
+
+def test_the_comparison_saves_as_a_pdf_and_prints(app, script: ScriptedPrompts, tmp_path: Path) -> None:
+    import re
+    import shutil
+    import subprocess
+
+    from PySide6.QtPrintSupport import QPrinter
+
+    first = _save_from_window(app, positive_image(tmp_path / "a.png"), name="Anna", notes="first visit")
+    later = app.store.save_study(make_draft(*write_test_png(tmp_path / "c.png", seed=9), patient=PatientDetails(
+        name="Anna", patient_id="ID-Ann"), predictions=(chest_prediction(p_positive=0.2),), impression="Cleared."))
+    dialog = app.window.show_history()
+    dialog.studies.selectAll()
+    comparison = dialog.compare_selected()
+    assert comparison.pdf_button.isVisible() and comparison.print_button.isVisible()
+    assert comparison.save_pdf() is None  # the file dialog was cancelled
+    assert script.asked[-1] == f"path: Save comparison as PDF: {first.report_id}-vs-{later.report_id}.pdf"
+    script.paths.append(str(tmp_path / "follow-up"))
+    target = comparison.save_pdf()
+    assert target == tmp_path / "follow-up.pdf" and "saved" in comparison.banner.text
+    data = target.read_bytes()
+    assert data.startswith(b"%PDF-") and f"comparison of {first.report_id} and {later.report_id}".encode() in data
+    assert len(re.findall(rb"/Type\s*/Page(?![s\w])", data)) >= 1
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(target), "-"], capture_output=True, check=True,
+                              timeout=60).stdout.decode("utf-8")
+        assert "Follow-up comparison" in text and f"Comparison of {first.report_id}" in text and "Cleared." in text and "NORMAL (80.0%)" in text and "changed" in text
+    printed = tmp_path / "printed.pdf"
+
+    def to_file(printer: QPrinter) -> bool:
+        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+        printer.setOutputFileName(str(printed))
+        return True
+
+    script.printers.append(to_file)
+    assert comparison.print_comparison() and printed.read_bytes().startswith(b"%PDF-")

@@ -102,7 +102,7 @@ def comparison_document(earlier: StudyRecord, later: StudyRecord, pixels: tuple[
     sections = [
         clinic_header(later_content.clinic_name, later_content.clinic_address, logo_html(doc, clinic_logo(clinic.logo_path))),
         "<h1>Follow-up comparison</h1>",
-        f'<p class="muted">{html_text(comparison_title(earlier, later).capitalize())} \u00b7 {days} day'
+        f'<p class="muted">Comparison of {html_text(earlier.report_id)} and {html_text(later.report_id)} \u00b7 {days} day'
         f'{"s" if days != 1 else ""} apart \u00b7 printed {html_text(later_content.generated_at)}</p>',
         "<h2>Patient</h2>", pairs_table(later_content.patient_rows),
         "<h2>Studies</h2>", pairs_table(tuple(studies), columns=1),
