@@ -99,3 +99,15 @@ class DeferredTaskRunner:
 
     def shutdown(self, *, timeout_ms: int = 0) -> bool:
         return True
+
+
+def print_to_pdf(path: Path):
+    """A print-dialog answer that accepts and sends the printer's pages to ``path`` as a PDF."""
+    def answer(printer) -> bool:  # noqa: ANN001 - QPrinter, imported lazily like the app does
+        from PySide6.QtPrintSupport import QPrinter
+
+        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+        printer.setOutputFileName(str(path))
+        return True
+
+    return answer

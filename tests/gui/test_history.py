@@ -15,7 +15,7 @@ from desktop.ui.history_dialog import HistoryDialog
 from desktop.ui.prompts import UNSAVED_DISCARD
 from tests.fixtures.records import chest_prediction, make_draft, write_test_png
 from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
-from tests.gui.helpers import plain_image, positive_image, render_scene
+from tests.gui.helpers import plain_image, positive_image, print_to_pdf, render_scene
 
 
 @pytest.fixture()
@@ -213,8 +213,6 @@ def test_the_comparison_saves_as_a_pdf_and_prints(app, script: ScriptedPrompts, 
     import shutil
     import subprocess
 
-    from PySide6.QtPrintSupport import QPrinter
-
     first = _save_from_window(app, positive_image(tmp_path / "a.png"), name="Anna", notes="first visit")
     later = app.store.save_study(make_draft(*write_test_png(tmp_path / "c.png", seed=9), patient=PatientDetails(
         name="Anna", patient_id="ID-Ann"), predictions=(chest_prediction(p_positive=0.2),), impression="Cleared."))
@@ -235,11 +233,5 @@ def test_the_comparison_saves_as_a_pdf_and_prints(app, script: ScriptedPrompts, 
                               timeout=60).stdout.decode("utf-8")
         assert "Follow-up comparison" in text and f"Comparison of {first.report_id}" in text and "Cleared." in text and "NORMAL (80.0%)" in text and "changed" in text
     printed = tmp_path / "printed.pdf"
-
-    def to_file(printer: QPrinter) -> bool:
-        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
-        printer.setOutputFileName(str(printed))
-        return True
-
-    script.printers.append(to_file)
+    script.printers.append(print_to_pdf(printed))
     assert comparison.print_comparison() and printed.read_bytes().startswith(b"%PDF-")

@@ -30,7 +30,7 @@ from desktop.ui.report import write_study_pdf
 from desktop.ui.settings_dialog import SettingsDialog
 from tests.fixtures.records import make_draft
 from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
-from tests.gui.helpers import positive_image
+from tests.gui.helpers import positive_image, print_to_pdf
 
 SAMPLE = paths.samples_dir() / "chest_pneumonia_sample.jpeg"
 NAMES = ("Иван Петров", "محمد علي", "राम शर्मा")
@@ -157,20 +157,12 @@ def test_report_from_the_window_saves_first_and_asks_where(qtbot, tiny_registry,
 
 
 def test_print_goes_through_the_print_dialog(qtbot, tiny_registry, settings, tmp_path: Path) -> None:
-    from PySide6.QtPrintSupport import QPrinter
-
     script = ScriptedPrompts()
     app = make_records_app(qtbot, tiny_registry, settings, script)
     app.controller.open_file(positive_image(tmp_path / "chest.png"))
     assert not app.records.print_report()  # dialog cancelled: nothing printed
     printed = tmp_path / "printed.pdf"
-
-    def to_file(printer: QPrinter) -> bool:
-        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
-        printer.setOutputFileName(str(printed))
-        return True
-
-    script.printers.append(to_file)
+    script.printers.append(print_to_pdf(printed))
     app.window.actions.print_report.trigger()
     assert printed.read_bytes().startswith(b"%PDF-")
     assert _pdf_facts(printed.read_bytes())[0] >= 1
