@@ -30,9 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.imaging import ImageLoadError, load_image
+from desktop.core.imaging import ImageLoadError
 from desktop.core.measurement import measurements_summary
 from desktop.core.records import RecordError, StudyRecord
+from desktop.core.records.image_archive import load_archived_image
 from desktop.ui.formatting import study_type_name
 from desktop.ui.image_view import ImageView
 from desktop.ui.results_panel import MessageBanner
@@ -78,12 +79,12 @@ class _StudyPane(QWidget):
 
     def _show_image(self, record: StudyRecord) -> None:
         try:
-            image = load_image(record.image_path)
+            image = load_archived_image(record)
         except ImageLoadError as exc:
             self._fail(f"The archived image could not be read: {exc}")
             return
-        if image.sha256 != record.image_sha256:
-            self._fail(f"The archived image of {record.report_id} was changed on disk; it is not shown.")
+        except RecordError as exc:
+            self._fail(str(exc))
             return
         self.pixels = image.pixels
         self.view.set_image(image.pixels, pixel_spacing_mm=record.acquisition.pixel_spacing_mm)

@@ -29,6 +29,7 @@ from desktop.core.records import (
     StudyDraft,
     StudyRecord,
 )
+from desktop.core.records.image_archive import load_archived_image
 from desktop.core.records.values import Acquisition
 from desktop.ui.clinic_settings import ClinicSettings, load_clinic_settings
 from desktop.ui.controller import AnalysisOutcome
@@ -224,12 +225,9 @@ class RecordsController(QObject):
             return False
         try:
             record = self.store.get_study(study_key)
-            image = load_image(record.image_path)
+            image = load_archived_image(record)
         except (RecordError, ImageLoadError) as exc:
             self._fail(f"The study could not be opened: {exc}")
-            return False
-        if image.sha256 != record.image_sha256:
-            self._fail(f"The archived image of {record.report_id} was changed on disk; it is not shown.")
             return False
         # Shown under the name the user knows, not the archive's hash name; saving again reads
         # the bytes from record.image_path (see save), never from this path.

@@ -403,3 +403,13 @@ def test_measurements_round_trip_and_version_4_database_upgrades_without_any(tmp
     later = store.save_study(make_draft(*_png(tmp_path, 2), measurements=lines[:1]))
     assert store.get_study(later.key).measurements == lines[:1]
     store.close()
+
+
+def test_an_archived_image_is_refused_once_changed_on_disk(store: SQLiteRecordStore, tmp_path: Path) -> None:
+    from desktop.core.records.image_archive import load_archived_image
+
+    record = store.save_study(make_draft(*_png(tmp_path, 3)))
+    assert load_archived_image(record).sha256 == record.image_sha256
+    write_test_png(record.image_path, seed=4)
+    with pytest.raises(RecordError, match="changed on disk"):
+        load_archived_image(record)

@@ -14,11 +14,15 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
+from desktop.core.imaging import XRayImage, load_image
 from desktop.core.records.values import RecordError
 
-__all__ = ["ImageArchive", "extension_for"]
+if TYPE_CHECKING:
+    from desktop.core.records.values import StudyRecord
+
+__all__ = ["ImageArchive", "extension_for", "load_archived_image"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,17 @@ _CHUNK = 1 << 20
 
 def extension_for(image_format: str) -> str:
     return _EXTENSIONS.get(image_format.upper(), "bin")
+
+
+def load_archived_image(record: StudyRecord) -> XRayImage:
+    """A stored study's archived image, refused when its bytes no longer match the study.
+
+    Raises ``ImageLoadError`` when it cannot be decoded and ``RecordError`` when it was
+    changed on disk: a study is never shown with an image it was not made on."""
+    image = load_image(record.image_path)
+    if image.sha256 != record.image_sha256:
+        raise RecordError(f"The archived image of {record.report_id} was changed on disk; it is not shown.")
+    return image
 
 
 def _fsync_dir(folder: Path) -> None:

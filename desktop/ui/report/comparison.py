@@ -30,8 +30,7 @@ from desktop.ui.report.document import (
     picture_pair,
     picture_width_px,
 )
-from desktop.ui.report.images import draw_joint_boxes, draw_measurements, radiograph_image
-from desktop.ui.report.render import MARGINS_MM, clinic_logo, paint_pages, write_pdf
+from desktop.ui.report.render import MARGINS_MM, annotated_radiograph, clinic_logo, paint_pages, write_pdf
 from desktop.ui.study_comparison import compare_findings, in_time_order, result_text
 
 if TYPE_CHECKING:
@@ -55,9 +54,7 @@ def _picture(study: StudyRecord, pixels: np.ndarray | None) -> QImage:
         blank = QImage(400, 400, QImage.Format.Format_Grayscale8)
         blank.fill(200)
         return blank
-    picture = draw_joint_boxes(radiograph_image(pixels), study.knee_joints or (), image_shape=pixels.shape)
-    return draw_measurements(picture, study.measurements, image_shape=pixels.shape,
-                             spacing_mm=study.acquisition.pixel_spacing_mm)
+    return annotated_radiograph(study, pixels)
 
 
 def _caption(role: str, study: StudyRecord, pixels: np.ndarray | None) -> str:

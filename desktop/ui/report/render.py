@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from desktop.ui.clinic_settings import ClinicSettings
 
 __all__ = [
-    "MARGINS_MM", "PDF_RESOLUTION", "clinic_logo", "page_size", "paint_pages", "paint_report", "print_study_report",
+    "MARGINS_MM", "PDF_RESOLUTION", "annotated_radiograph", "clinic_logo", "page_size", "paint_pages", "paint_report", "print_study_report",
     "report_images", "write_pdf", "write_study_pdf",
 ]
 
@@ -66,15 +66,21 @@ def clinic_logo(logo_path: str) -> QImage | None:
     return logo
 
 
+def annotated_radiograph(study: StudyRecord, pixels: np.ndarray) -> QImage:
+    """The radiograph at report resolution with the study's knee joints outlined and its
+    measurements drawn, numbered."""
+    radiograph = draw_joint_boxes(radiograph_image(pixels), study.knee_joints or (), image_shape=pixels.shape)
+    return draw_measurements(radiograph, study.measurements, image_shape=pixels.shape,
+                             spacing_mm=study.acquisition.pixel_spacing_mm)
+
+
 def report_images(study: StudyRecord, pixels: np.ndarray, *, logo_path: str = "") -> ReportImages:
     """The radiograph, its heat-map overlay (first model with a map, on every joint it read)
     and the clinic logo; located knee joints outlined on both pictures, measurements on the first."""
     explained = explained_predictions(study)
     logo = clinic_logo(logo_path)
     joints = study.knee_joints or ()
-    radiograph = draw_joint_boxes(radiograph_image(pixels), joints, image_shape=pixels.shape)
-    draw_measurements(radiograph, study.measurements, image_shape=pixels.shape,
-                      spacing_mm=study.acquisition.pixel_spacing_mm)
+    radiograph = annotated_radiograph(study, pixels)
     overlay = None
     if explained:
         overlay = overlay_image(pixels, [(p.heatmap, p.region) for p in explained])
