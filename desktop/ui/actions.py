@@ -20,6 +20,7 @@ class WindowActions:
     open: QAction
     save_study: QAction
     history: QAction
+    compare_previous: QAction
     save_pdf: QAction
     print_report: QAction
     clinic_settings: QAction
@@ -94,7 +95,9 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
         open=_action(window, "&Open\u2026", QKeySequence.StandardKey.Open, tip="Open an X-ray image or DICOM file"),
         save_study=_action(window, "&Save Study", QKeySequence.StandardKey.Save,
                            tip="Store the image, results, patient data and notes in the records"),
-        history=_action(window, "Study &History\u2026", "Ctrl+Shift+H", tip="Find, reopen, delete or export saved studies"),
+        history=_action(window, "Study &History\u2026", "Ctrl+Shift+H", tip="Find, reopen, compare, delete or export saved studies"),
+        compare_previous=_action(window, "&Compare with Previous Study\u2026", "Ctrl+Shift+P",
+                                 tip="Save this study, then show it beside the patient's latest earlier study"),
         save_pdf=_action(window, "Save Report as P&DF\u2026", "Ctrl+Shift+S", tip="Save the study, then write its report as a PDF"),
         print_report=_action(window, "&Print Report\u2026", QKeySequence.StandardKey.Print, tip="Save the study, then print its report"),
         clinic_settings=_action(window, "Clinic &Settings\u2026", QKeySequence.StandardKey.Preferences, "Ctrl+,",
@@ -128,7 +131,7 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
     file_menu.addAction(actions.open)
     file_menu.addMenu(actions.recent_menu)
     file_menu.addSeparator()
-    for action in (actions.save_study, actions.history):
+    for action in (actions.save_study, actions.history, actions.compare_previous):
         file_menu.addAction(action)
     file_menu.addSeparator()
     for action in (actions.save_pdf, actions.print_report):

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.imaging import ImageLoadError
 from desktop.core.measurement import measurements_summary
-from desktop.core.records import RecordError, StudyRecord
+from desktop.core.records import RecordError, StudyQuery, StudyRecord
 from desktop.core.records.image_archive import load_archived_image
 from desktop.ui.formatting import study_type_name
 from desktop.ui.image_view import ImageView
@@ -40,9 +40,10 @@ from desktop.ui.results_panel import MessageBanner
 from desktop.ui.study_comparison import ComparedFinding, compare_findings, in_time_order, result_text
 
 if TYPE_CHECKING:
+    from desktop.ui.records_controller import RecordsController
     from desktop.ui.report_output import ReportOutput
 
-__all__ = ["CompareDialog"]
+__all__ = ["CompareDialog", "compare_with_previous"]
 
 CHANGED = "changed"
 _COLUMNS = ("Where", "Finding", "Earlier", "Later", "")
@@ -196,3 +197,26 @@ class CompareDialog(QDialog):
         if pages is not None:
             self.banner.show_message(f"Comparison sent to the printer ({pages} page{'s' if pages != 1 else ''}).", kind="info")
         return pages is not None
+
+
+def compare_with_previous(records: RecordsController, parent: QWidget) -> CompareDialog | None:
+    """File > Compare with Previous Study: the open study (saved first) beside the same
+    patient's latest earlier study, for the follow-up visit."""
+    record = records.saved_for_report()
+    if record is None or records.store is None:
+        return None
+    earlier = [s for s in records.store.search_studies(StudyQuery(patient_key=record.patient.key))
+               if s.key != record.key and (s.created_at, s.key) < (record.created_at, record.key)]
+    if not earlier:
+        records.message.emit("No earlier study of this patient is saved. Studies are linked by the patient's "
+                             "name and ID in the patient form.")
+        return None
+    previous = max(earlier, key=lambda s: (s.created_at, s.key))
+    try:
+        previous_record = records.store.get_study(previous.key, with_heatmaps=False)
+    except RecordError as exc:
+        records.message.emit(f"The earlier study could not be read: {exc}")
+        return None
+    dialog = CompareDialog(previous_record, record, output=records.output, parent=parent)
+    dialog.show()
+    return dialog

@@ -22,6 +22,7 @@ from desktop.ui.shortcuts_help import show_shortcuts
 from desktop.ui.actions import build_actions
 from desktop.ui.clinic_settings import load_clinic_settings, save_clinic_settings
 from desktop.ui.file_drop import FileDropFilter
+from desktop.ui.compare_dialog import CompareDialog, compare_with_previous
 from desktop.ui.history_dialog import HistoryDialog
 from desktop.ui.image_view import ImageView
 from desktop.ui.measure_commands import connect_measure_actions
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.prompts = prompts or Prompts()
         self.records: RecordsController | None = None
         self.history: HistoryDialog | None = None
+        self.comparison: CompareDialog | None = None
         self.recent = recent
         self._settings = settings
         self._registry = registry
@@ -171,8 +173,9 @@ class MainWindow(QMainWindow):
         a.save_pdf.triggered.connect(lambda: records.export_pdf())
         a.print_report.triggered.connect(records.print_report)
         a.history.triggered.connect(self.show_history)
+        a.compare_previous.triggered.connect(self.compare_with_previous)
         a.clinic_settings.triggered.connect(self.edit_clinic_settings)
-        for action in (a.save_study, a.history, a.save_pdf, a.print_report):
+        for action in (a.save_study, a.history, a.compare_previous, a.save_pdf, a.print_report):
             action.setEnabled(records.available)
         records.failed.connect(self.show_error)
         records.message.connect(self.status.show_message)
@@ -188,6 +191,12 @@ class MainWindow(QMainWindow):
         self.history.open_requested.connect(self._open_from_history)
         self.history.open()
         return self.history
+
+    def compare_with_previous(self) -> CompareDialog | None:
+        """File > Compare with Previous Study (kept open beside the main window)."""
+        if self.records is not None:
+            self.comparison = compare_with_previous(self.records, self)
+        return self.comparison
 
     def _open_from_history(self, study_key: int) -> None:
         if self.records is not None and self.records.reopen(study_key) and self.history is not None:

@@ -269,8 +269,9 @@ class RecordsController(QObject):
         return stored.to_prediction(extra_warnings=(note,) if note else ()), stored.model_card()
 
     # -------------------------------------------------------------- reporting
-    def _saved_for_report(self) -> StudyRecord | None:
-        """Every report matches a stored study, so the open study is saved first if needed."""
+    def saved_for_report(self) -> StudyRecord | None:
+        """Every report (and comparison) matches a stored study, so the open study is saved
+        first if needed; None when it cannot be."""
         if self.record is not None and not self.is_dirty and self._study.outcome is self._record_outcome:
             return self.record
         return self.save()
@@ -285,7 +286,7 @@ class RecordsController(QObject):
         """File > Save Report as PDF…: save the study if needed, ask where, write the PDF."""
         from desktop.ui.report import write_study_pdf
 
-        record = self._saved_for_report()
+        record = self.saved_for_report()
         if record is None:
             return None
         try:
@@ -302,7 +303,7 @@ class RecordsController(QObject):
         """File > Print…: save the study if needed, show the print dialog, print."""
         from desktop.ui.report import print_study_report
 
-        record = self._saved_for_report()
+        record = self.saved_for_report()
         if record is None:
             return False
         try:

@@ -235,3 +235,17 @@ def test_the_comparison_saves_as_a_pdf_and_prints(app, script: ScriptedPrompts, 
     printed = tmp_path / "printed.pdf"
     script.printers.append(print_to_pdf(printed))
     assert comparison.print_comparison() and printed.read_bytes().startswith(b"%PDF-")
+
+
+def test_compare_with_previous_saves_the_open_study_and_finds_the_patients_latest_earlier_one(app, tmp_path: Path) -> None:
+    oldest = _save_from_window(app, plain_image(tmp_path / "a.png"), name="Anna", notes="first")
+    previous = _save_from_window(app, positive_image(tmp_path / "b.png"), name="Anna", notes="second")
+    _save_from_window(app, positive_image(tmp_path / "x.png"), name="Boris", notes="someone else")
+    assert app.window.compare_with_previous() is None  # Boris, the open study, has no earlier one
+    assert "No earlier study" in app.window.status.currentMessage()
+    app.controller.open_file(plain_image(tmp_path / "c.png"))
+    app.records._patient.form.set_values({"patient_name": "Anna", "patient_id": "ID-Ann"})
+    app.window.actions.compare_previous.trigger()  # unsaved: saved first, then compared
+    comparison = app.window.comparison
+    assert comparison.isVisible() and comparison.earlier.key == previous.key != oldest.key
+    assert comparison.later.key == app.records.record.key and not app.records.is_dirty
