@@ -23,6 +23,7 @@ class WindowActions:
     compare_previous: QAction
     save_pdf: QAction
     print_report: QAction
+    copy_report: QAction
     clinic_settings: QAction
     quit: QAction
     fit: QAction
@@ -100,6 +101,8 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
                                  tip="Save this study, then show it beside the patient's latest earlier study"),
         save_pdf=_action(window, "Save Report as P&DF\u2026", "Ctrl+Shift+S", tip="Save the study, then write its report as a PDF"),
         print_report=_action(window, "&Print Report\u2026", QKeySequence.StandardKey.Print, tip="Save the study, then print its report"),
+        copy_report=_action(window, "Copy Report as &Text", "Ctrl+Shift+C",
+                            tip="Save the study, then copy its report as plain text (for a clinic record or a letter)"),
         clinic_settings=_action(window, "Clinic &Settings\u2026", QKeySequence.StandardKey.Preferences, "Ctrl+,",
                                 tip="Clinic name, address, logo, page size and doctor for reports"),
         quit=_action(window, "&Quit", QKeySequence.StandardKey.Quit),
@@ -134,7 +137,7 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
     for action in (actions.save_study, actions.history, actions.compare_previous):
         file_menu.addAction(action)
     file_menu.addSeparator()
-    for action in (actions.save_pdf, actions.print_report):
+    for action in (actions.save_pdf, actions.print_report, actions.copy_report):
         file_menu.addAction(action)
     file_menu.addSeparator()
     file_menu.addAction(actions.clinic_settings)

@@ -172,10 +172,11 @@ class MainWindow(QMainWindow):
         a.save_study.triggered.connect(records.save)
         a.save_pdf.triggered.connect(lambda: records.export_pdf())
         a.print_report.triggered.connect(records.print_report)
+        a.copy_report.triggered.connect(records.copy_report_text)
         a.history.triggered.connect(self.show_history)
         a.compare_previous.triggered.connect(self.compare_with_previous)
         a.clinic_settings.triggered.connect(self.edit_clinic_settings)
-        for action in (a.save_study, a.history, a.compare_previous, a.save_pdf, a.print_report):
+        for action in (a.save_study, a.history, a.compare_previous, a.save_pdf, a.print_report, a.copy_report):
             action.setEnabled(records.available)
         records.failed.connect(self.show_error)
         records.message.connect(self.status.show_message)

@@ -299,6 +299,21 @@ class RecordsController(QObject):
             self.message.emit(f"Report {record.report_id} saved to {target}.")
         return target
 
+    def copy_report_text(self) -> str | None:
+        """File > Copy Report as Text: save the study if needed, put its report on the clipboard."""
+        from PySide6.QtGui import QGuiApplication
+
+        from desktop.ui.report.content import report_content
+        from desktop.ui.report.plain_text import report_text
+
+        record = self.saved_for_report()
+        if record is None:
+            return None
+        text = report_text(report_content(record, clinic=self._clinic(), generated_at=record.created_at))
+        QGuiApplication.clipboard().setText(text)
+        self.message.emit(f"Report {record.report_id} copied as text; paste it into the clinic's records.")
+        return text
+
     def print_report(self) -> bool:
         """File > Print…: save the study if needed, show the print dialog, print."""
         from desktop.ui.report import print_study_report

@@ -41,10 +41,7 @@ def in_time_order(first: StudyRecord, second: StudyRecord) -> tuple[StudyRecord,
 def result_text(row: FindingRow | None) -> str:
     """"Grade 2 (37.0%)", "Normal (Osteoarthritis 45.0%)" for a derived output (whose
     probability is its positive label's), or a dash when the study has no such finding."""
-    if row is None:
-        return ABSENT
-    of = f"{row.probability_of} " if row.probability_of and row.probability_of != row.result else ""
-    return f"{row.result} ({of}{row.probability})"
+    return f"{row.result} ({row.probability_text})" if row is not None else ABSENT
 
 
 def compare_findings(earlier: StudyRecord, later: StudyRecord) -> tuple[ComparedFinding, ...]:

@@ -206,3 +206,17 @@ def test_logo_appears_in_the_pdf(study, tmp_path: Path) -> None:
     top = page[: page.shape[0] // 6]
     green = (top[..., 1] > 170) & (top[..., 0] < 60) & (top[..., 2] < 60)
     assert green.sum() > 100
+
+
+def test_copy_report_as_text_saves_first_and_fills_the_clipboard(qtbot, tiny_registry, settings, tmp_path: Path) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    app = make_records_app(qtbot, tiny_registry, settings, ScriptedPrompts())
+    app.controller.open_file(positive_image(tmp_path / "chest.png"))
+    app.window.panel.report.impression_edit.setPlainText("Pneumonia likely.")
+    app.window.actions.copy_report.trigger()
+    record = app.records.record
+    assert record is not None and not app.records.is_dirty  # saved first: the text names a stored report
+    text = QGuiApplication.clipboard().text()
+    assert text.startswith(f"X-ray report {record.report_id}") and "Pneumonia likely." in text
+    assert record.predictions[0].model_name in text and "copied" in app.window.status.currentMessage()

@@ -79,3 +79,23 @@ def test_each_models_own_warnings_are_printed_once_per_joint(tmp_path) -> None:
     content = report_content(record, clinic=ClinicSettings(), generated_at=datetime(2024, 3, 5, 9, 15))
     assert content.warnings == (f"Tiny knee model, knee on image left: {unfamiliar}",
                                 f"Tiny knee model, knee on image right: {unfamiliar}")
+
+
+def test_report_as_plain_text_keeps_joints_warnings_and_the_disclaimer(tmp_path) -> None:
+    from desktop.ui.report.plain_text import report_text
+
+    store = SQLiteRecordStore.open(tmp_path / "data", clock=lambda: datetime(2024, 3, 4, 12, 0, tzinfo=timezone.utc))
+    left = replace(knee_prediction(), card=CardSummary(name="Knee", task="ordinal"), region_side="image_left")
+    normal = replace(left.derived[0], label="Normal", probability=0.3)
+    right = replace(left, region_side="image_right", derived=(normal,))
+    record = store.save_study(make_draft(*write_test_png(tmp_path / "x.png"), predictions=(left, right),
+                                         warnings=("This looks like a chest X-ray.",)))
+    store.close()
+    text = report_text(report_content(record, clinic=ClinicSettings(name="Hill Clinic"), generated_at=record.created_at))
+    lines = text.splitlines()
+    assert lines[0] == f"X-ray report {record.report_id} (study saved {record.created_at:%Y-%m-%d %H:%M})"
+    assert "Name: Иван Петров" in lines and "Warning: This looks like a chest X-ray." in lines
+    left_at, right_at = lines.index("Knee on image left:"), lines.index("Knee on image right:")
+    assert lines[left_at + 1] == "  Tiny knee model: Grade 2 (50.0%; most probable class)"
+    assert lines[right_at + 2] == "    Radiographic OA: Normal (Osteoarthritis 30.0%; Osteoarthritis if 50% or more)"
+    assert "Impression" in lines and "Likely pneumonia." in lines and lines[-1].startswith("Decision support only")

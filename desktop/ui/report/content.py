@@ -48,6 +48,14 @@ class FindingRow:
     model_id: str = ""  # the model that made it (pairs findings across studies; not printed)
     probability_of: str = ""  # set when ``probability`` is not the result's own: a derived output's positive label
 
+    @property
+    def probability_text(self) -> str:
+        """"37.0%", or "Osteoarthritis 45.0%" when the probability is not the result's own,
+        so it is never read as the probability of "Normal"."""
+        if self.probability_of and self.probability_of != self.result:
+            return f"{self.probability_of} {self.probability}"
+        return self.probability
+
 
 @dataclass(frozen=True)
 class ModelNote:
