@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -206,12 +209,17 @@ def test_comparing_other_patients_warns_and_a_changed_archive_image_is_not_shown
     assert not later_pane.view.has_image and later_pane.problem.isVisible()
     assert "could not be read" in later_pane.problem.text() or "changed on disk" in later_pane.problem.text()
     assert comparison.panes[0].view.has_image and anna.key == comparison.earlier.key
+    # Its page still prints: a grey box where the unreadable image would be, and the reason.
+    written = comparison.save_pdf(str(tmp_path / "cmp.pdf"))
+    assert written is not None and written.read_bytes().startswith(b"%PDF-")
+    if shutil.which("pdftotext"):
+        raw = subprocess.run(["pdftotext", str(written), "-"], capture_output=True, check=True, timeout=60).stdout.decode()
+        text = " ".join(unicodedata.normalize("NFKC", raw).split())  # ligatures undone, lines re-joined
+        assert "could not be read" in text and "different patients" in text
 
 
 def test_the_comparison_saves_as_a_pdf_and_prints(app, script: ScriptedPrompts, tmp_path: Path) -> None:
     import re
-    import shutil
-    import subprocess
 
     first = _save_from_window(app, positive_image(tmp_path / "a.png"), name="Anna", notes="first visit")
     later = app.store.save_study(make_draft(*write_test_png(tmp_path / "c.png", seed=9), patient=PatientDetails(
