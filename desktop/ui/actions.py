@@ -21,6 +21,7 @@ class WindowActions:
     save_study: QAction
     history: QAction
     compare_previous: QAction
+    backup: QAction
     save_pdf: QAction
     print_report: QAction
     copy_report: QAction
@@ -99,6 +100,8 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
         history=_action(window, "Study &History\u2026", "Ctrl+Shift+H", tip="Find, reopen, compare, delete or export saved studies"),
         compare_previous=_action(window, "&Compare with Previous Study\u2026", "Ctrl+Shift+P",
                                  tip="Save this study, then show it beside the patient's latest earlier study"),
+        backup=_action(window, "&Back Up Records\u2026",
+                       tip="Copy every saved study and image into one checked zip file (for a USB stick)"),
         save_pdf=_action(window, "Save Report as P&DF\u2026", "Ctrl+Shift+S", tip="Save the study, then write its report as a PDF"),
         print_report=_action(window, "&Print Report\u2026", QKeySequence.StandardKey.Print, tip="Save the study, then print its report"),
         copy_report=_action(window, "Copy Report as &Text", "Ctrl+Shift+C",
@@ -140,6 +143,7 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
     for action in (actions.save_pdf, actions.print_report, actions.copy_report):
         file_menu.addAction(action)
     file_menu.addSeparator()
+    file_menu.addAction(actions.backup)
     file_menu.addAction(actions.clinic_settings)
     file_menu.addSeparator()
     file_menu.addAction(actions.quit)

@@ -90,6 +90,11 @@ class StudyController(QObject):
 
     # ------------------------------------------------------------------ state
     @property
+    def runner(self) -> Runner:
+        """The task runner, shared with other long jobs of the window (a backup)."""
+        return self._runner
+
+    @property
     def image(self) -> XRayImage | None:
         return self._image
 

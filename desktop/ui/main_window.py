@@ -22,6 +22,7 @@ from desktop.ui.shortcuts_help import show_shortcuts
 from desktop.ui.actions import build_actions
 from desktop.ui.clinic_settings import load_clinic_settings, save_clinic_settings
 from desktop.ui.file_drop import FileDropFilter
+from desktop.ui.backup_command import back_up_records
 from desktop.ui.compare_dialog import CompareDialog, compare_with_previous
 from desktop.ui.history_dialog import HistoryDialog
 from desktop.ui.image_view import ImageView
@@ -175,8 +176,9 @@ class MainWindow(QMainWindow):
         a.copy_report.triggered.connect(records.copy_report_text)
         a.history.triggered.connect(self.show_history)
         a.compare_previous.triggered.connect(self.compare_with_previous)
+        a.backup.triggered.connect(self.back_up_records)
         a.clinic_settings.triggered.connect(self.edit_clinic_settings)
-        for action in (a.save_study, a.history, a.compare_previous, a.save_pdf, a.print_report, a.copy_report):
+        for action in (a.save_study, a.history, a.compare_previous, a.save_pdf, a.print_report, a.copy_report, a.backup):
             action.setEnabled(records.available)
         records.failed.connect(self.show_error)
         records.message.connect(self.status.show_message)
@@ -198,6 +200,13 @@ class MainWindow(QMainWindow):
         if self.records is not None:
             self.comparison = compare_with_previous(self.records, self)
         return self.comparison
+
+    def back_up_records(self) -> bool:
+        """File > Back Up Records…"""
+        if self.records is None or self.records.store is None:
+            return False
+        return back_up_records(self.records.store, prompts=self.prompts, runner=self.controller.runner, parent=self,
+                               message=self.status.show_message, error=self.show_error)
 
     def _open_from_history(self, study_key: int) -> None:
         if self.records is not None and self.records.reopen(study_key) and self.history is not None:

@@ -263,3 +263,22 @@ def test_ctrl_z_in_the_notes_undoes_typing_not_a_measurement(app, qtbot, tmp_pat
     app.window.view.setFocus()
     qtbot.keyClick(app.window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert app.window.view.measure_tool.measurements == ()
+
+
+def test_back_up_records_asks_where_writes_a_checked_zip_and_says_so(app, script: ScriptedPrompts, tmp_path: Path) -> None:
+    import zipfile
+
+    app.controller.open_file(positive_image(tmp_path / "chest.png"))
+    record = app.records.save()
+    assert not app.window.back_up_records()  # the file dialog was cancelled
+    assert script.asked[-1].startswith("path: Back up records: xraydesk-backup-")
+    script.paths.append(str(tmp_path / "usb" / "clinic-backup"))
+    (tmp_path / "usb").mkdir()
+    app.window.actions.backup.trigger()
+    written = tmp_path / "usb" / "clinic-backup.zip"
+    assert "Backup of 1 study (1 image" in app.window.status.currentMessage() and "checked" in app.window.status.currentMessage()
+    with zipfile.ZipFile(written) as archive:
+        assert "records.sqlite3" in archive.namelist() and any(record.image_sha256 in name for name in archive.namelist())
+    script.paths.append(str(tmp_path / "missing-folder" / "backup.zip"))
+    app.window.actions.backup.trigger()  # a folder that does not exist: a clear message, no crash
+    assert "The backup was not written" in app.window.status.currentMessage()

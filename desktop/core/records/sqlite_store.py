@@ -111,6 +111,15 @@ class SQLiteRecordStore:
         """'ok', or SQLite's description of the damage."""
         return "\n".join(str(row[0]) for row in self._db.execute("PRAGMA integrity_check"))
 
+    def backup_database(self, database_copy: Path) -> None:
+        """Write a consistent copy of the database to ``database_copy`` with SQLite's online
+        backup (other windows may keep saving meanwhile; the copy is of one moment)."""
+        target = sqlite3.connect(database_copy)
+        try:
+            self._db.backup(target)
+        finally:
+            target.close()
+
     def _sweep_orphans(self, grace_s: float) -> None:
         # Under the write lock, so a save in another window cannot commit against a file we remove.
         with self._transaction() as db:
