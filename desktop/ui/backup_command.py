@@ -24,9 +24,13 @@ if TYPE_CHECKING:
 __all__ = ["back_up_records", "backup_done_text"]
 
 
+def _studies(count: int) -> str:
+    return f"{count} stud{'y' if count == 1 else 'ies'}"
+
+
 def backup_done_text(summary: BackupSummary) -> str:
-    return (f"Backup of {summary.studies} stud{'y' if summary.studies == 1 else 'ies'} ({summary.images} "
-            f"image{'' if summary.images == 1 else 's'}, {summary.size_bytes / 1e6:.1f} MB) written to {summary.path} and checked.")
+    return (f"Backup of {_studies(summary.studies)} ({summary.images} image{'' if summary.images == 1 else 's'}, "
+            f"{summary.size_bytes / 1e6:.1f} MB) written to {summary.path} and checked.")
 
 
 def back_up_records(store: RecordStore, *, prompts: Prompts, runner: Runner, parent: QWidget,
@@ -42,7 +46,7 @@ def back_up_records(store: RecordStore, *, prompts: Prompts, runner: Runner, par
     except RecordError as exc:
         error(str(exc))
         return False
-    message(f"Backing up {plan.studies} studies to {target.name}\u2026 (you can keep working)")
+    message(f"Backing up {_studies(plan.studies)} to {target.name}\u2026 (you can keep working)")
     runner.submit(lambda: write_backup(plan, target), on_result=lambda summary: message(backup_done_text(summary)),
                   on_error=lambda exc: error(str(exc)))
     return True
