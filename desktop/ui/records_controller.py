@@ -21,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QWidget
 
-from desktop.core.imaging import ImageLoadError, load_image
+from desktop.core.imaging import ImageLoadError
 from desktop.core.records import (
     PatientDetails,
     RecordError,
@@ -280,7 +280,7 @@ class RecordsController(QObject):
         image = self._study.image
         if image is not None and image.sha256 == record.image_sha256:
             return image.pixels
-        return load_image(record.image_path).pixels
+        return load_archived_image(record).pixels  # never a report on an image the study was not made on
 
     def export_pdf(self, path: str | None = None) -> Path | None:
         """File > Save Report as PDF…: save the study if needed, ask where, write the PDF."""
