@@ -49,6 +49,7 @@ __all__ = ["RecordsController"]
 
 log = logging.getLogger(__name__)
 
+
 class RecordsController(QObject):
     saved = Signal(object)  # StudyRecord
     restored = Signal(object)  # StudyRecord, after its image and results are shown

@@ -130,14 +130,3 @@ def draw_measurements(picture: QImage, measurements: Sequence[Measurement], *, i
             _label_tab(painter, metrics, f"{number}: {label}", QColor(255, 255, 255),
                        left=anchor.x() + 4, top=anchor.y() - (metrics.height() + 4) / 2, within=picture)
     return picture
-    sy, sx = picture.height() / image_shape[0], picture.width() / image_shape[1]
-    with _labelled_painting(picture) as (painter, metrics, line_width):
-        for number, line in enumerate(measurements, start=1):
-            start = QPointF(line.start[0] * sx, line.start[1] * sy)
-            end = QPointF(line.end[0] * sx, line.end[1] * sy)
-            for colour, width in ((QColor(0, 0, 0, 200), line_width * 2.2), (QColor(255, 255, 255), line_width)):
-                painter.setPen(QPen(colour, width))
-                painter.drawLine(start, end)
-            _label_tab(painter, metrics, f"{number}: {line.label(spacing_mm)}", QColor(255, 255, 255),
-                       left=end.x() + 4, top=end.y() - (metrics.height() + 4) / 2, within=picture)
-    return picture
