@@ -18,10 +18,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
-    QHeaderView,
     QLabel,
     QSplitter,
     QTableWidget,
@@ -38,6 +36,7 @@ from desktop.ui.formatting import study_type_name
 from desktop.ui.image_view import ImageView
 from desktop.ui.results_panel import MessageBanner
 from desktop.ui.study_comparison import ComparedFinding, compare_findings, in_time_order, result_text
+from desktop.ui.tables import read_only_table
 
 if TYPE_CHECKING:
     from desktop.ui.records_controller import RecordsController
@@ -100,13 +99,7 @@ class _StudyPane(QWidget):
 def _findings_table(findings: tuple[ComparedFinding, ...], earlier: StudyRecord, later: StudyRecord) -> QTableWidget:
     headers = list(_COLUMNS)
     headers[2], headers[3] = f"Earlier ({earlier.created_at:%Y-%m-%d})", f"Later ({later.created_at:%Y-%m-%d})"
-    table = QTableWidget(len(findings), len(headers))
-    table.setHorizontalHeaderLabels(headers)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.verticalHeader().setVisible(False)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    table.horizontalHeader().setStretchLastSection(True)
+    table = read_only_table(headers, len(findings))
     for row, finding in enumerate(findings):
         model = f"\u2013 {finding.model}" if finding.derived else finding.model
         cells = (finding.joint or "whole image", model, result_text(finding.earlier), result_text(finding.later),

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -41,6 +40,7 @@ from desktop.ui.compare_dialog import CompareDialog
 from desktop.ui.formatting import STUDY_TYPES, study_type_name
 from desktop.ui.prompts import Prompts
 from desktop.ui.report_output import ReportOutput
+from desktop.ui.tables import read_only_table
 
 __all__ = ["HistoryDialog"]
 
@@ -52,14 +52,8 @@ _PATIENT_COLUMNS = ("Name", "Patient ID", "Born", "Studies")
 
 
 def _table(columns: tuple[str, ...]) -> QTableWidget:
-    table = QTableWidget(0, len(columns))
-    table.setHorizontalHeaderLabels(list(columns))
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table = read_only_table(columns)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.verticalHeader().setVisible(False)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    table.horizontalHeader().setStretchLastSection(True)
     return table
 
 
