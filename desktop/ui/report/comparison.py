@@ -23,8 +23,10 @@ from desktop.ui.report.document import (
     add_picture,
     clinic_header,
     disclaimer_box,
+    findings_table,
     html_text,
     logo_html,
+    model_name_html,
     new_document,
     pairs_table,
     picture_pair,
@@ -66,17 +68,14 @@ def _findings_table(earlier: StudyRecord, later: StudyRecord) -> str:
     findings = compare_findings(earlier, later)
     if not findings:
         return "<p>No model analysed either study.</p>"
-    head = "".join(f"<th>{html_text(h)}</th>" for h in (
-        "Where", "Finding", f"Earlier ({earlier.created_at:%Y-%m-%d})", f"Later ({later.created_at:%Y-%m-%d})", ""))
     rows = []
     for f in findings:
-        model = f'<span class="derived">\u2003\u2013 {html_text(f.model)}</span>' if f.derived else html_text(f.model)
         later_cell = f"<b>{html_text(result_text(f.later))}</b>" if f.changed else html_text(result_text(f.later))
-        rows.append(f"<tr><td>{html_text(f.joint or 'whole image')}</td><td>{model}</td>"
+        rows.append(f"<tr><td>{html_text(f.joint or 'whole image')}</td><td>{model_name_html(f.model, f.derived)}</td>"
                     f"<td>{html_text(result_text(f.earlier))}</td><td>{later_cell}</td>"
                     f"<td>{'<b>changed</b>' if f.changed else ''}</td></tr>")
-    return ('<table class="findings" width="100%" border="1" cellspacing="0" cellpadding="3" '
-            f'style="border-collapse: collapse;"><tr>{head}</tr>{"".join(rows)}</table>')
+    headers = ("Where", "Finding", f"Earlier ({earlier.created_at:%Y-%m-%d})", f"Later ({later.created_at:%Y-%m-%d})", "")
+    return findings_table(headers, rows)
 
 
 def comparison_document(earlier: StudyRecord, later: StudyRecord, pixels: tuple[np.ndarray | None, np.ndarray | None], *,

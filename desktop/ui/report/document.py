@@ -24,8 +24,8 @@ from desktop.ui.report.fonts import (
 
 __all__ = [
     "HTML_PX_PER_MM", "ReportImages", "add_picture", "build_document", "build_fitted_document", "clinic_header",
-    "disclaimer_box", "disclaimer_page", "html_text", "logo_html", "new_document", "pairs_table", "picture_pair",
-    "picture_width_px",
+    "disclaimer_box", "disclaimer_page", "findings_table", "html_text", "logo_html", "model_name_html", "new_document",
+    "pairs_table", "picture_pair", "picture_width_px",
 ]
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,21 @@ def disclaimer_box(text: str) -> str:
             f'<td class="disclaimer">{html_text(text)}</td></tr></table>')
 
 
+def model_name_html(name: str, derived: bool) -> str:
+    """A finding's model name; a derived output (OA from the KL grade) indented under its model."""
+    return f'<span class="derived">\u2003\u2013 {html_text(name)}</span>' if derived else html_text(name)
+
+
+def findings_table(headers: tuple[str, ...], rows: list[str]) -> str:
+    """The bordered findings table of the report and the comparison page; ``rows`` are <tr> HTML."""
+    head = "".join(f"<th>{html_text(h)}</th>" for h in headers)
+    return ('<table class="findings" width="100%" border="1" cellspacing="0" cellpadding="3" '
+            f'style="border-collapse: collapse;"><tr>{head}</tr>{"".join(rows)}</table>')
+
+
 def _findings(content: ReportContent) -> str:
     if not content.findings:
         return "<p>No model analysed this study.</p>"
-    head = "".join(f"<th>{h}</th>" for h in ("Model", "Result", "Probability", "Decision rule", "Version"))
     body = []
     joint = ""
     for row in content.findings:
@@ -101,11 +112,9 @@ def _findings(content: ReportContent) -> str:
             # One heading row per knee joint: its grades must never be read as the other knee's.
             body.append(f'<tr><td colspan="5" class="joint"><b>{html_text(row.joint)}</b></td></tr>')
         joint = row.joint
-        model = f'<span class="derived">\u2003\u2013 {html_text(row.model)}</span>' if row.derived else html_text(row.model)
-        body.append(f'<tr><td>{model}</td><td class="result">{html_text(row.result)}</td><td>{html_text(row.probability)}</td>'
-                    f'<td>{html_text(row.threshold)}</td><td>{html_text(row.version)}</td></tr>')
-    return ('<table class="findings" width="100%" border="1" cellspacing="0" cellpadding="3" '
-            f'style="border-collapse: collapse;"><tr>{head}</tr>{"".join(body)}</table>')
+        body.append(f'<tr><td>{model_name_html(row.model, row.derived)}</td><td class="result">{html_text(row.result)}</td>'
+                    f'<td>{html_text(row.probability)}</td><td>{html_text(row.threshold)}</td><td>{html_text(row.version)}</td></tr>')
+    return findings_table(("Model", "Result", "Probability", "Decision rule", "Version"), body)
 
 
 def _warnings(content: ReportContent) -> str:
