@@ -218,7 +218,7 @@ class StudyDraft:
     body_part_check: BodyPartCheck | None = None  # the guard's answer, when a guard ran
     warnings: tuple[str, ...] = ()  # study-level warnings (models vs. body part, no knee joint)
     knee_joints: tuple[JointRegion, ...] | None = None  # None: nobody looked for knee joints
-    measurements: tuple[Measurement, ...] = ()  # distances drawn on the image
+    measurements: tuple[Measurement, ...] = ()  # distances and angles drawn on the image
 
 
 @dataclass(frozen=True)
