@@ -23,6 +23,7 @@ from desktop.core.records import RecordError, RecordStore, open_store
 from desktop.ui.controller import StudyController
 from desktop.ui.main_window import MainWindow
 from desktop.ui.patient_dock import build_patient_dock
+from desktop.ui.worklist_controller import WorklistController
 from desktop.ui.patient_link import PatientLink
 from desktop.ui.prompts import Prompts
 from desktop.ui.recent_files import RecentFiles, app_settings
@@ -120,8 +121,9 @@ def build_app(
     risk_service, risk_reason = _risk_service(registry)
     patient_dock = build_patient_dock(service=risk_service, runner=runner, unavailable_reason=risk_reason)
     prompts = prompts or Prompts()
-    window = MainWindow(controller, recent=recent, settings=settings, registry=registry, patient_dock=patient_dock,
-                        prompts=prompts)
+    worklist = WorklistController(controller, service)
+    window = MainWindow(controller, worklist=worklist, recent=recent, settings=settings, registry=registry,
+                        patient_dock=patient_dock, prompts=prompts)
     store_reason = ""
     if store is None:
         try:
@@ -265,7 +267,7 @@ class _FileOpenForwarder(QObject):
 
 
 def run_gui(files: list[str], *, exit_after_show: bool = False) -> int:
-    """Open the main window (and ``files``, the first of them); return the exit code.
+    """Open the main window and ``files`` (one opens; several, or a folder, fill the worklist); return the exit code.
 
     With ``exit_after_show`` the app prints ``window shown after X.XXX s`` once the window is
     exposed and exits with 0 (1 if it never appears), which packaging tests use as a smoke run.
@@ -283,8 +285,8 @@ def run_gui(files: list[str], *, exit_after_show: bool = False) -> int:
     if reporter is not None and window.windowHandle().isExposed():
         reporter.report()
     if files:
-        parts.controller.open_files(files)
-    file_open = _FileOpenForwarder(parts.controller.open_files)
+        parts.window.worklist.take_files(files)
+    file_open = _FileOpenForwarder(parts.window.worklist.take_files)
     app.installEventFilter(file_open)
     code = app.exec()
     app.removeEventFilter(file_open)

@@ -18,6 +18,9 @@ class WindowActions:
     """Every action of the main window, reachable by name (tests trigger them directly)."""
 
     open: QAction
+    open_folder: QAction
+    next_in_worklist: QAction
+    previous_in_worklist: QAction
     save_study: QAction
     history: QAction
     compare_previous: QAction
@@ -94,7 +97,12 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
     ``panel_toggles``: show/hide actions of closable docks, so a closed panel can come back.
     """
     actions = WindowActions(
-        open=_action(window, "&Open\u2026", QKeySequence.StandardKey.Open, tip="Open an X-ray image or DICOM file"),
+        open=_action(window, "&Open\u2026", QKeySequence.StandardKey.Open,
+                     tip="Open an X-ray image or DICOM file (choose several to queue them in the worklist)"),
+        open_folder=_action(window, "Open &Folder\u2026", "Ctrl+Shift+O",
+                            tip="Queue every X-ray in a folder (and its sub-folders) in the worklist"),
+        next_in_worklist=_action(window, "&Next in Worklist", "Ctrl+PgDown", tip="Open the next queued file"),
+        previous_in_worklist=_action(window, "Pre&vious in Worklist", "Ctrl+PgUp", tip="Open the previous queued file"),
         save_study=_action(window, "&Save Study", QKeySequence.StandardKey.Save,
                            tip="Store the image, results, patient data and notes in the records"),
         history=_action(window, "Study &History\u2026", "Ctrl+Shift+H", tip="Find, reopen, compare, delete or export saved studies"),
@@ -135,7 +143,10 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(actions.open)
+    file_menu.addAction(actions.open_folder)
     file_menu.addMenu(actions.recent_menu)
+    file_menu.addAction(actions.next_in_worklist)
+    file_menu.addAction(actions.previous_in_worklist)
     file_menu.addSeparator()
     for action in (actions.save_study, actions.history, actions.compare_previous):
         file_menu.addAction(action)

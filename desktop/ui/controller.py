@@ -55,6 +55,7 @@ class StudyController(QObject):
 
     image_loaded = Signal(object)  # XRayImage
     load_failed = Signal(str)  # user-facing sentence; the previous image stays
+    file_failed = Signal(str, str)  # the file that could not be opened, and the same sentence
     analysis_started = Signal(str)  # body part
     study_type_detected = Signal(str)  # the guard chose this study type for the open image
     analysis_finished = Signal(object)  # AnalysisOutcome
@@ -143,15 +144,6 @@ class StudyController(QObject):
         self.message.emit("The current study stays open.")
         return False
 
-    def open_files(self, paths: Sequence[str | Path]) -> None:
-        """Open the first of several files (a multi-file drop) and say so."""
-        paths = [p for p in paths if str(p)]
-        if not paths or not self._may_replace():
-            return
-        if len(paths) > 1:
-            self.message.emit(f"{len(paths)} files dropped; opening the first, {Path(paths[0]).name}.")
-        self._open(Path(paths[0]))
-
     def open_file(self, path: str | Path) -> None:
         """Decode ``path`` off the GUI thread; on success show it and analyse it."""
         if self._may_replace():
@@ -206,7 +198,9 @@ class StudyController(QObject):
         if not isinstance(exc, ImageLoadError):
             log.error("unexpected error opening %s", path, exc_info=exc)
         self._emit_busy()
-        self.load_failed.emit(describe_error(exc, action=f"Opening {path.name}"))
+        text = describe_error(exc, action=f"Opening {path.name}")
+        self.load_failed.emit(text)
+        self.file_failed.emit(str(path), text)
 
     # -------------------------------------------------------------- analysing
     def set_body_part(self, part: str) -> None:

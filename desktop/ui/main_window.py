@@ -31,6 +31,7 @@ from desktop.ui.prompts import Prompts
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.side_panel import AnalysisPanel
 from desktop.ui.status_bar import AppStatusBar
+from desktop.ui.worklist_controller import worklist_dock
 
 if TYPE_CHECKING:
     from desktop.core.imaging import XRayImage
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from desktop.ui.controller import AnalysisOutcome, StudyController
     from desktop.ui.recent_files import RecentFiles
     from desktop.ui.records_controller import RecordsController
+    from desktop.ui.worklist_controller import WorklistController
 
 __all__ = ["MainWindow", "open_file_filter"]
 
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         self,
         controller: StudyController,
         *,
+        worklist: WorklistController,
         recent: RecentFiles,
         settings: QSettings,
         registry: Any | None = None,
@@ -106,9 +109,12 @@ class MainWindow(QMainWindow):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, patient_dock)
             self.tabifyDockWidget(self.dock, patient_dock)
             self.dock.raise_()
+        self.worklist = worklist
+        self.worklist_dock = worklist_dock(self, worklist)
         self.status = AppStatusBar(self)
         self.setStatusBar(self.status)
-        self.actions = build_actions(self, panel_toggles=[patient_dock.toggleViewAction()] if patient_dock else [])
+        toggles = [d.toggleViewAction() for d in (patient_dock, self.worklist_dock) if d is not None]
+        self.actions = build_actions(self, panel_toggles=toggles)
         self.drops = FileDropFilter(self)
         self.drops.watch(self)
         self.drops.watch(self.view.viewport())
@@ -150,7 +156,13 @@ class MainWindow(QMainWindow):
 
     def _wire_workflow(self) -> None:
         c = self.controller
-        self.drops.files_dropped.connect(c.open_files)
+        # Several files or a folder go to the worklist; one file opens as it is.
+        self.drops.files_dropped.connect(self.worklist.take_files)
+        a = self.actions
+        a.open_folder.triggered.connect(self.choose_folder)
+        a.next_in_worklist.triggered.connect(self.worklist.step_forward)
+        a.previous_in_worklist.triggered.connect(self.worklist.step_back)
+        self.worklist.message.connect(self.status.show_message)
         self.actions.recent_menu.chosen.connect(c.open_file)
         self.actions.recent_menu.clear_requested.connect(self.recent.clear)
         self.recent.changed.connect(self._refresh_recent)
@@ -184,6 +196,7 @@ class MainWindow(QMainWindow):
         records.message.connect(self.status.show_message)
         records.dirty_changed.connect(self.setWindowModified)
         records.restored.connect(self._study_restored)
+        records.saved.connect(self.worklist.study_saved)
 
     # ----------------------------------------------------------------- slots
     def show_history(self) -> HistoryDialog | None:
@@ -225,13 +238,22 @@ class MainWindow(QMainWindow):
         who = record.patient.details.name or record.report_id
         self.setWindowTitle(f"{record.original_file_name} \u2014 {who}[*] \u2014 {APP_NAME}")
 
-    def choose_file(self) -> None:
-        """File > Open…: a native dialog, starting where the last file came from."""
+    def _start_folder(self) -> str:
         recent = self.recent.paths()
-        start = str(Path(recent[0]).parent) if recent else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open X-ray", start, open_file_filter())
-        if path:
-            self.controller.open_file(path)
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    def choose_file(self) -> None:
+        """File > Open…: a native dialog, starting where the last file came from; several
+        files chosen together are queued in the worklist."""
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open X-ray", self._start_folder(), open_file_filter())
+        if paths:
+            self.worklist.take_files(paths)
+
+    def choose_folder(self) -> None:
+        """File > Open Folder…: queue every X-ray under a folder."""
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of X-rays", self._start_folder())
+        if folder:
+            self.worklist.take_files([folder])
 
     def show_error(self, text: str) -> None:
         """Inline, non-modal: the doctor keeps working while the message is visible."""

@@ -39,9 +39,10 @@ def test_drop_png_on_viewer_shows_image_and_results(app, tmp_path: Path) -> None
 def test_drop_on_window_itself_and_several_files(app, tmp_path: Path, qtbot) -> None:
     first = positive_image(tmp_path / "first.png")
     second = plain_image(tmp_path / "second.png")
-    with qtbot.waitSignal(app.controller.message, check_params_cb=lambda text: "opening the first" in text):
+    with qtbot.waitSignal(app.window.worklist.message, check_params_cb=lambda text: "2 files added to the worklist" in text):
         drop_on(app.window, paths=[first, second])
     assert Path(app.controller.image.source_path).name == "first.png"
+    assert app.window.worklist_dock.isVisible()
 
 
 def test_non_file_drop_is_ignored(app) -> None:

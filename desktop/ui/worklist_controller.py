@@ -1,0 +1,211 @@
+"""Keeps the worklist in step with the study workflow, and reads queued files ahead.
+
+Files dropped or opened together (or a folder) are queued; the first is opened. The list
+follows what the study controller actually shows: a file counts as opened when its image
+arrived (not when it was asked for, since the unsaved-study question may keep the old one),
+and as saved when the records saved the study of it.
+
+Reading ahead: while the doctor looks at one film, the files not read yet go through the same
+guard and models in the background, one at a time and only while the study controller is
+idle, so the open film's own analysis never waits behind the queue; their findings fill the
+list, and a positive one stands out before the film is even opened. No heat maps are drawn
+for them; opening the file runs the full analysis again.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+from desktop.core.worklist import Worklist, files_to_queue, findings_of
+from desktop.ui.controller import describe_error
+from desktop.ui.worklist_panel import WorklistPanel
+
+if TYPE_CHECKING:
+    from desktop.core.body_part import GuardedAnalysis
+    from desktop.core.imaging import XRayImage
+    from desktop.ui.controller import AnalysisOutcome, StudyController
+
+__all__ = ["WorklistController", "worklist_dock"]
+
+log = logging.getLogger(__name__)
+
+DOCK_WIDTH = 460  # file, findings and status side by side
+
+
+class WorklistController(QObject):
+    """Owns the :class:`Worklist` and its panel; connects them to the study workflow."""
+
+    changed = Signal()
+    queued = Signal(int)  # files added: the window shows the list
+    message = Signal(str)
+
+    def __init__(self, study: StudyController, service: Any, *, panel: WorklistPanel | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worklist = Worklist()
+        self.panel = panel or WorklistPanel()
+        self._study = study
+        self._service = service
+        self._reading: Path | None = None  # the file being read ahead
+        self._read_ahead = True
+        study.image_loaded.connect(self._image_loaded)
+        study.analysis_finished.connect(self._analysis_finished)
+        study.file_failed.connect(self._file_failed)
+        study.busy_changed.connect(self._study_busy)
+        self.panel.open_requested.connect(self.open_entry)
+        self.panel.step_requested.connect(self.step)
+        self.panel.remove_requested.connect(self.remove)
+        self.panel.clear_requested.connect(self.clear)
+        self.changed.connect(self._refresh)
+
+    def _refresh(self) -> None:
+        self.panel.show_worklist(self.worklist)
+
+    def set_read_ahead(self, enabled: bool) -> None:
+        """Off: queued files are read only when opened (tests; a very slow machine)."""
+        self._read_ahead = enabled
+
+    # ------------------------------------------------------------- queueing
+    def take_files(self, paths: Sequence[str | Path]) -> None:
+        """A drop or File > Open: one plain file opens as before; several, or a folder, are
+        queued and the first of them is opened."""
+        paths = [Path(p) for p in paths if str(p)]
+        if len(paths) == 1 and not paths[0].is_dir():
+            self._study.open_file(paths[0])
+            return
+        files, left_out = files_to_queue(paths)
+        if not files:
+            self.message.emit("No X-ray files were found there (PNG, JPEG, BMP, TIFF or DICOM).")
+            return
+        first_new = len(self.worklist)
+        added = self.worklist.add(files)
+        note = f"; {left_out} more left out (at most {len(self.worklist)} at a time)" if left_out else ""
+        self.message.emit(f"{added} file{'s' if added != 1 else ''} added to the worklist{note}.")
+        self.changed.emit()
+        self.queued.emit(added)
+        target = first_new if added else self.worklist.index_of(files[0])
+        if target is not None:
+            self.open_entry(target)
+        self._read_next()
+
+    def open_entry(self, index: int) -> None:
+        if 0 <= index < len(self.worklist):
+            self._study.open_file(self.worklist.entries[index].path)
+
+    def step(self, step: int) -> None:
+        """Next (+1) or previous (-1) file; at either end the status bar says so."""
+        target = self.worklist.next_index(step)
+        if target is None:
+            self.message.emit("That was the last file in the worklist." if step > 0 else "This is the first file in the worklist.")
+            return
+        self.open_entry(target)
+
+    def step_forward(self) -> None:
+        self.step(1)
+
+    def step_back(self) -> None:
+        self.step(-1)
+
+    def remove(self, index: int) -> None:
+        if 0 <= index < len(self.worklist):
+            self.worklist.remove(index)
+            self.changed.emit()
+
+    def clear(self) -> None:
+        self.worklist.clear()
+        self.changed.emit()
+
+    def study_saved(self, _record: Any = None) -> None:
+        if self.worklist.saved_current() is not None:
+            self.changed.emit()
+            later = self.worklist.next_index(1)
+            if later is not None:
+                self.message.emit(f"Saved. Next in the worklist: {self.worklist.entries[later].name} (Ctrl+PgDown).")
+
+    # ------------------------------------------------------ following the study
+    def _image_loaded(self, image: XRayImage) -> None:
+        before = self.worklist.current
+        if self.worklist.opened(image.source_path) is not None or before is not None:
+            self.changed.emit()
+
+    def _analysis_finished(self, outcome: AnalysisOutcome) -> None:
+        index = self.worklist.index_of(outcome.image.source_path)
+        if index is None or index != self.worklist.current:
+            return
+        findings = findings_of(outcome.predictions, skipped=outcome.skipped, no_joint=outcome.no_joint_found)
+        self.worklist.set_findings(index, findings, opened=True)
+        self.changed.emit()
+
+    def _file_failed(self, path: str, text: str) -> None:
+        index = self.worklist.index_of(path)
+        if index is not None:
+            self.worklist.failed(index, text)
+            self.changed.emit()
+
+    # --------------------------------------------------------- reading ahead
+    def _study_busy(self, busy: bool, _text: str) -> None:
+        if not busy:
+            self._read_next()
+
+    def _read_next(self) -> None:
+        if not self._read_ahead or self._reading is not None or self._study.is_busy:
+            return
+        index = self.worklist.next_to_read()
+        if index is None:
+            return
+        path = self._reading = self.worklist.entries[index].path
+        part = self._study.body_part
+        service = self._service
+        self._study.runner.submit(
+            lambda: service.analyse_guarded(service.load(path), default_body_part=part, with_heatmap=False),
+            on_result=lambda result: self._read_done(path, result),
+            on_error=lambda exc: self._read_failed(path, exc),
+        )
+
+    def _read_done(self, path: Path, result: GuardedAnalysis) -> None:
+        self._reading = None
+        index = self.worklist.index_of(path)  # the list may have changed meanwhile
+        if index is not None:
+            no_joint = result.joints is not None and not result.joints
+            self.worklist.set_findings(index, findings_of(result.predictions, skipped=result.skipped, no_joint=no_joint),
+                                       opened=False)
+            self.changed.emit()
+        self._read_later()
+
+    def _read_failed(self, path: Path, exc: BaseException) -> None:
+        self._reading = None
+        index = self.worklist.index_of(path)
+        if index is not None:
+            log.info("worklist: could not read %s ahead: %s", path, exc)
+            self.worklist.failed(index, describe_error(exc, action=f"Reading {path.name}"))
+            self.changed.emit()
+        self._read_later()
+
+    def _read_later(self) -> None:
+        # Through the event loop: pending clicks and repaints go first, and a runner that
+        # answers at once (tests) does not nest one read inside the last.
+        QTimer.singleShot(0, self._read_next)
+
+
+def worklist_dock(window: QMainWindow, worklist: WorklistController) -> QDockWidget:
+    """The panel in a dock on the left of ``window``: hidden until files are queued, then
+    shown, in front and wide enough to read."""
+    dock = QDockWidget("Worklist", window)
+    dock.setObjectName("worklistDock")
+    dock.setWidget(worklist.panel)
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+    dock.hide()
+
+    def show_queue() -> None:
+        dock.show()
+        dock.raise_()
+        if dock.width() < DOCK_WIDTH:
+            window.resizeDocks([dock], [DOCK_WIDTH], Qt.Orientation.Horizontal)
+
+    worklist.queued.connect(show_queue)
+    return dock

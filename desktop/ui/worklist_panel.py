@@ -1,0 +1,147 @@
+"""The worklist's view: one row per queued file with its state and findings, and the buttons
+that step through them. It only shows a :class:`~desktop.core.worklist.Worklist` and asks for
+things by signal; :mod:`desktop.ui.worklist_controller` does them."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidgetItem, QVBoxLayout, QWidget
+
+from desktop.core.worklist import EntryState, Worklist
+from desktop.ui.tables import read_only_table
+
+__all__ = ["WorklistPanel"]
+
+_STATE_TEXT = {
+    EntryState.WAITING: "waiting",
+    EntryState.READ: "read",
+    EntryState.OPENED: "opened",
+    EntryState.SAVED: "saved",
+    EntryState.FAILED: "unreadable",
+}
+# The same amber the warnings banner uses for "look here"; dark enough to read as text.
+_FLAG_COLOUR = QColor("#9a5b00")
+_FAILED_COLOUR = QColor("#a01818")
+
+
+class WorklistPanel(QWidget):
+    """File | Findings | Status, the open file selected; positive findings in bold amber."""
+
+    open_requested = Signal(int)  # row index
+    step_requested = Signal(int)  # +1 next, -1 previous
+    remove_requested = Signal(int)
+    clear_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary = QLabel("No files queued. Drop several X-rays or a folder on the window.")
+        self.summary.setWordWrap(True)
+        # Findings before status: in a narrow dock they are what must stay visible.
+        self.table = read_only_table(["File", "Findings", "Status"])
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # long ones end in "…"; the tooltip has all
+        self.table.setSelectionMode(self.table.SelectionMode.SingleSelection)
+        self.table.setWordWrap(False)
+        self.table.cellDoubleClicked.connect(self._double_clicked)
+        self.previous_button = QPushButton("\u25c0 Previous")
+        self.next_button = QPushButton("Next \u25b6")
+        self.open_button = QPushButton("Open")
+        self.remove_button = QPushButton("Remove")
+        self.clear_button = QPushButton("Clear")
+        self.previous_button.clicked.connect(self._previous_clicked)
+        self.next_button.clicked.connect(self._next_clicked)
+        self.open_button.clicked.connect(self._open_selected)
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.clear_button.clicked.connect(self.clear_requested)
+        self.open_button.setToolTip("Open the selected file (or double-click it)")
+        self.remove_button.setToolTip("Take the selected file off the list (the file itself stays)")
+        self.clear_button.setToolTip("Empty the list (the files themselves stay)")
+
+        steps = QHBoxLayout()
+        for button in (self.previous_button, self.next_button, self.open_button):
+            steps.addWidget(button)
+        edits = QHBoxLayout()
+        edits.addStretch(1)
+        edits.addWidget(self.remove_button)
+        edits.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(steps)
+        layout.addLayout(edits)
+        self.show_worklist(Worklist())
+
+    def selected_row(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
+
+    def _double_clicked(self, row: int, _column: int) -> None:
+        self.open_requested.emit(row)
+
+    def _previous_clicked(self) -> None:
+        self.step_requested.emit(-1)
+
+    def _next_clicked(self) -> None:
+        self.step_requested.emit(1)
+
+    def _open_selected(self) -> None:
+        row = self.selected_row()
+        if row is not None:
+            self.open_requested.emit(row)
+
+    def _remove_selected(self) -> None:
+        row = self.selected_row()
+        if row is not None:
+            self.remove_requested.emit(row)
+
+    def show_worklist(self, worklist: Worklist) -> None:
+        entries = worklist.entries
+        self.table.setRowCount(len(entries))
+        for row, entry in enumerate(entries):
+            name = QTableWidgetItem(entry.name)
+            name.setToolTip(str(entry.path))
+            state = QTableWidgetItem(_STATE_TEXT[entry.state])
+            findings = QTableWidgetItem(entry.problem or entry.findings.line)
+            findings.setToolTip(entry.problem or entry.findings.detail)
+            if entry.state is EntryState.FAILED:
+                state.setForeground(QBrush(_FAILED_COLOUR))
+                findings.setForeground(QBrush(_FAILED_COLOUR))
+            elif entry.findings.flagged:
+                bold = QFont(findings.font())
+                bold.setBold(True)
+                findings.setFont(bold)
+                findings.setForeground(QBrush(_FLAG_COLOUR))
+            for column, item in enumerate((name, findings, state)):
+                item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, column, item)
+        if worklist.current is not None:
+            self.table.selectRow(worklist.current)
+            self.table.scrollToItem(self.table.item(worklist.current, 0))
+        else:
+            self.table.clearSelection()
+        self.summary.setText(_summary(worklist))
+        has_rows = bool(entries)
+        self.previous_button.setEnabled(worklist.next_index(-1) is not None and worklist.current is not None)
+        self.next_button.setEnabled(worklist.next_index(1) is not None)
+        for button in (self.open_button, self.remove_button, self.clear_button):
+            button.setEnabled(has_rows)
+
+
+def _summary(worklist: Worklist) -> str:
+    total = len(worklist)
+    if not total:
+        return "No files queued. Drop several X-rays or a folder on the window."
+    parts = [f"{worklist.count(EntryState.SAVED)} saved"]
+    flagged = sum(e.findings.flagged for e in worklist.entries)
+    if flagged:
+        parts.append(f"{flagged} with a positive finding")
+    failed = worklist.count(EntryState.FAILED)
+    if failed:
+        parts.append(f"{failed} unreadable")
+    waiting = worklist.count(EntryState.WAITING)
+    if waiting:
+        parts.append(f"{waiting} not read yet")
+    position = f"file {worklist.current + 1} of {total}" if worklist.current is not None else f"{total} files"
+    return f"{position}: {', '.join(parts)}."

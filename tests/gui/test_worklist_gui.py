@@ -1,0 +1,120 @@
+"""The worklist: several files or a folder queued, stepped through, read ahead, saved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from desktop.core.worklist import EntryState
+from desktop.ui.prompts import UNSAVED_CANCEL
+from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
+from tests.gui.helpers import DeferredTaskRunner, drop_on, make_app, plain_image, positive_image
+
+
+@pytest.fixture()
+def script() -> ScriptedPrompts:
+    return ScriptedPrompts()
+
+
+@pytest.fixture()
+def app(qtbot, tiny_registry, settings, script):
+    return make_records_app(qtbot, tiny_registry, settings, script)
+
+
+def _states(app) -> list[str]:
+    return [e.state.value for e in app.window.worklist.worklist.entries]
+
+
+def _open_name(app) -> str:
+    return Path(app.controller.image.source_path).name
+
+
+def test_dropping_several_files_and_a_folder_queues_them_opens_the_first_and_reads_the_rest(app, qtbot, tmp_path: Path) -> None:
+    first = positive_image(tmp_path / "first.png")
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    plain_image(folder / "b_plain.png")
+    positive_image(folder / "a_positive.png")
+    (folder / "readme.txt").write_text("not an image")
+    drop_on(app.window, paths=[first, folder])
+
+    worklist, panel = app.window.worklist.worklist, app.window.worklist.panel
+    assert [e.name for e in worklist.entries] == ["first.png", "a_positive.png", "b_plain.png"]
+    assert app.window.worklist_dock.isVisible()
+    assert _open_name(app) == "first.png"
+    qtbot.waitUntil(lambda: worklist.next_to_read() is None)
+    assert _states(app) == ["opened", "read", "read"]
+    assert [e.findings.flagged for e in worklist.entries] == [True, True, False]
+    assert worklist.entries[0].findings.line.startswith("PNEUMONIA")
+    assert worklist.entries[2].findings.line.startswith("NORMAL")
+    assert panel.table.item(1, 1).font().bold() and not panel.table.item(2, 1).font().bold()
+    assert panel.table.item(1, 1).toolTip().startswith("Tiny chest test model: PNEUMONIA")
+    assert panel.selected_row() == 0
+    assert "file 1 of 3: 0 saved, 2 with a positive finding" in panel.summary.text()
+
+
+def test_next_and_previous_step_through_the_list_and_say_when_at_an_end(app, qtbot, tmp_path: Path) -> None:
+    files = [plain_image(tmp_path / f"{n}.png") for n in range(2)]
+    app.window.worklist.take_files(files)
+    actions = app.window.actions
+    actions.next_in_worklist.trigger()
+    assert _open_name(app) == "1.png" and app.window.worklist.panel.selected_row() == 1
+    with qtbot.waitSignal(app.window.worklist.message, check_params_cb=lambda text: "last file" in text):
+        actions.next_in_worklist.trigger()
+    actions.previous_in_worklist.trigger()
+    assert _open_name(app) == "0.png"
+    assert _states(app)[:2] == ["opened", "opened"]
+
+
+def test_an_unreadable_queued_file_is_marked_and_the_open_study_stays(app, qtbot, tmp_path: Path) -> None:
+    good = plain_image(tmp_path / "good.png")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    app.window.worklist.set_read_ahead(False)
+    app.window.worklist.take_files([good, broken])
+    app.window.actions.next_in_worklist.trigger()
+    assert _open_name(app) == "good.png"
+    entry = app.window.worklist.worklist.entries[1]
+    assert entry.state is EntryState.FAILED and "broken.png" in entry.problem
+    assert app.window.worklist.panel.table.item(1, 2).text() == "unreadable"
+
+
+def test_saving_marks_the_entry_and_a_cancelled_switch_keeps_it_current(app, script: ScriptedPrompts, qtbot,
+                                                                         tmp_path: Path) -> None:
+    app.window.worklist.take_files([positive_image(tmp_path / "a.png"), plain_image(tmp_path / "b.png")])
+    with qtbot.waitSignal(app.window.worklist.message, check_params_cb=lambda text: "Next in the worklist: b.png" in text):
+        app.records.save()
+    assert _states(app)[0] == "saved"
+    app.window.panel.report.notes_edit.setPlainText("Left lower zone opacity.")
+    script.unsaved.append(UNSAVED_CANCEL)
+    app.window.actions.next_in_worklist.trigger()
+    assert _open_name(app) == "a.png" and app.window.worklist.worklist.current == 0
+    assert app.window.worklist.panel.summary.text().startswith("file 1 of 2: 1 saved")
+
+
+def test_one_dropped_file_opens_without_a_worklist(app, tmp_path: Path) -> None:
+    drop_on(app.window.view.viewport(), paths=[positive_image(tmp_path / "one.png")])
+    assert _open_name(app) == "one.png"
+    assert len(app.window.worklist.worklist) == 0 and not app.window.worklist_dock.isVisible()
+
+
+def test_a_folder_without_images_says_so(app, qtbot, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with qtbot.waitSignal(app.window.worklist.message, check_params_cb=lambda text: "No X-ray files" in text):
+        app.window.worklist.take_files([tmp_path / "empty"])
+    assert app.controller.image is None
+
+
+def test_reading_ahead_waits_while_the_open_film_is_analysed(qtbot, tiny_registry, settings, tmp_path: Path) -> None:
+    runner = DeferredTaskRunner()
+    parts = make_app(qtbot, tiny_registry, settings, runner=runner)
+    parts.window.worklist.take_files([plain_image(tmp_path / "a.png"), positive_image(tmp_path / "b.png")])
+    assert len(runner.queue) == 1  # decoding a.png; nothing read ahead meanwhile
+    runner.run()  # a.png decoded: its analysis starts
+    assert len(runner.queue) == 1
+    runner.run()  # analysed: the study controller is idle, so b.png is read ahead next
+    qtbot.waitUntil(lambda: len(runner.queue) == 1)
+    runner.run()
+    entry = parts.window.worklist.worklist.entries[1]
+    assert entry.state is EntryState.READ and entry.findings.flagged
