@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop import APP_NAME, __version__, paths
 from desktop.core.records import RecordError, RecordStore, open_store
+from desktop.core.records.recovery import RecoveryFolder
 from desktop.ui.controller import StudyController
 from desktop.ui.main_window import MainWindow
 from desktop.ui.patient_dock import build_patient_dock
@@ -30,6 +31,7 @@ from desktop.ui.recent_files import RecentFiles, app_settings
 from desktop.ui.records_controller import RecordsController
 from desktop.ui.report.fonts import apply_fallback_families, register_bundled_fonts
 from desktop.ui.task_runner import Runner, TaskRunner
+from desktop.ui.unsaved_keeper import UnsavedWorkKeeper, offer_unsaved_work
 
 __all__ = ["XRayDeskApp", "app_icon", "build_app", "create_application", "risk_from_dict", "run_gui"]
 
@@ -57,6 +59,7 @@ class XRayDeskApp:
     settings: QSettings
     records: RecordsController | None = None
     store: RecordStore | None = None
+    keeper: UnsavedWorkKeeper | None = None  # None when the records are unavailable
 
 
 def app_icon() -> QIcon:
@@ -137,7 +140,8 @@ def build_app(
         measurements=window.view.measure_tool,
     )
     window.attach_records(records)
-    return XRayDeskApp(window, controller, registry, service, runner, recent, settings, records, store)
+    keeper = UnsavedWorkKeeper(records, RecoveryFolder(paths.user_data_dir() / "recovery")) if store is not None else None
+    return XRayDeskApp(window, controller, registry, service, runner, recent, settings, records, store, keeper)
 
 
 def risk_from_dict(data: Mapping[str, Any]) -> Any:
@@ -284,6 +288,9 @@ def run_gui(files: list[str], *, exit_after_show: bool = False) -> int:
     window.show()
     if reporter is not None and window.windowHandle().isExposed():
         reporter.report()
+    if parts.keeper is not None and reporter is None:  # a smoke run neither asks nor clears
+        offer_unsaved_work(parts.keeper, parts.records, parts.window.prompts, window)
+        app.aboutToQuit.connect(parts.keeper.closed_normally)
     if files:
         parts.window.worklist.take_files(files)
     file_open = _FileOpenForwarder(parts.window.worklist.take_files)

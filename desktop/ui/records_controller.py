@@ -30,6 +30,7 @@ from desktop.core.records import (
     StudyRecord,
 )
 from desktop.core.records.image_archive import load_archived_image
+from desktop.core.records.recovery import UnsavedStudy
 from desktop.core.records.values import Acquisition
 from desktop.ui.clinic_settings import ClinicSettings, load_clinic_settings
 from desktop.ui.controller import AnalysisOutcome
@@ -54,6 +55,7 @@ class RecordsController(QObject):
     saved = Signal(object)  # StudyRecord
     restored = Signal(object)  # StudyRecord, after its image and results are shown
     dirty_changed = Signal(bool)
+    edited = Signal()  # something the study holds may have changed (kept aside after a pause)
     message = Signal(str)  # status-bar text
     failed = Signal(str)  # a user-facing sentence
 
@@ -87,6 +89,7 @@ class RecordsController(QObject):
         self.record: StudyRecord | None = None  # the stored version of the open study
         self._record_outcome: AnalysisOutcome | None = None  # the results that record holds
         self._restoring = False
+        self._pending_unsaved: UnsavedStudy | None = None  # put back once its image is open
         self._had_image = False  # no study yet: the first image adopts whatever was typed
         self._baseline: tuple[Any, ...] = ()
         self._dirty = False
@@ -134,25 +137,29 @@ class RecordsController(QObject):
             self._notes.set_status("Not saved yet." if self._study.image is not None else "")
         else:
             self._notes.set_status(f"Saved as {self.record.report_id}" + (" \u2014 changes not saved." if dirty else "."))
+        self.edited.emit()
 
     def _clinic(self) -> ClinicSettings:
         return load_clinic_settings(self._settings)
 
-    def _new_image(self, _image: XRayImage) -> None:
+    def _new_image(self, image: XRayImage) -> None:
         if self._restoring:
             return
         first, self._had_image = not self._had_image, True
         self.record, self._record_outcome = None, None
+        pending, self._pending_unsaved = self._pending_unsaved, None
         if first:
             # Typed before any image was open (the patient arrived first): it belongs to this
             # study, and stays unsaved until saved.
             self._update_state()
-            return
-        # A new image is a new study: never let the last patient's name ride along with it.
-        self._notes.set_values(NotesValues(doctor_name=self._clinic().doctor_name))
-        if self._patient is not None:
-            self._patient.clear()
-        self._mark_clean()
+        else:
+            # A new image is a new study: never let the last patient's name ride along with it.
+            self._notes.set_values(NotesValues(doctor_name=self._clinic().doctor_name))
+            if self._patient is not None:
+                self._patient.clear()
+            self._mark_clean()
+        if pending is not None and pending.image_sha256 == image.sha256:
+            self._put_back(pending)
 
     # ------------------------------------------------------------------ guard
     def may_discard(self, *, carry_over: bool = False) -> bool:
@@ -253,6 +260,49 @@ class RecordsController(QObject):
         self.message.emit(f"Opened stored study {record.report_id} ({record.original_file_name}).")
         self.restored.emit(record)
         return True
+
+    # --------------------------------------------------------------- recovery
+    def unsaved_study(self) -> UnsavedStudy | None:
+        """The open study's unsaved work, to keep on disk until it is saved; None when none."""
+        image = self._study.image
+        if image is None or not self.is_dirty:
+            return None
+        notes, patient = self._notes.values(), self._patient
+        stored = self.record is not None and self.record.image_sha256 == image.sha256
+        return UnsavedStudy(
+            original_file_name=self.record.original_file_name if stored else Path(image.source_path).name,
+            source_path=str(image.source_path), image_sha256=image.sha256, body_part=self._study.body_part,
+            study_key=self.record.key if stored else None,
+            notes=notes.notes, impression=notes.impression, doctor_name=notes.doctor_name,
+            patient_form=patient.form_values() if patient is not None else None,
+            risk=patient.risk() if patient is not None else None, measurements=self._measured(),
+        )
+
+    def restore_unsaved(self, study: UnsavedStudy, image_path: Path | None) -> bool:
+        """Show an unsaved study again: a stored one reopened from the records, a new one from
+        ``image_path`` (its work is put back once the image is open). False with a message
+        when its image cannot be found."""
+        if study.study_key is not None:
+            if not self.reopen(study.study_key):
+                return False
+            self._put_back(study)
+            return True
+        if image_path is None:
+            self._fail(f"The unsaved study's image ({study.original_file_name}) could not be found; "
+                       "its patient data and notes were not put back.")
+            return False
+        self._pending_unsaved = study
+        self._study.open_file(image_path)
+        return True
+
+    def _put_back(self, study: UnsavedStudy) -> None:
+        self._notes.set_values(NotesValues(study.notes, study.impression, study.doctor_name))
+        if self._patient is not None:
+            self._patient.restore(study.patient_form, study.risk, details=PatientDetails())
+        if self._measurements is not None:
+            self._measurements.set_measurements(study.measurements)
+        self._update_state()
+        self.message.emit(f"Unsaved work on {study.original_file_name} put back; save it to keep it.")
 
     def _stored_pair(self, stored: StoredPrediction) -> tuple[Any, Any]:
         """The stored result as a card, saying when the installed model is not the one that made it."""
