@@ -4,8 +4,8 @@ things by signal; :mod:`desktop.ui.worklist_controller` does them."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidgetItem, QVBoxLayout, QWidget
 
 from desktop.core.worklist import EntryState, Worklist
@@ -44,7 +44,11 @@ class WorklistPanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # long ones end in "…"; the tooltip has all
         self.table.setSelectionMode(self.table.SelectionMode.SingleSelection)
         self.table.setWordWrap(False)
-        self.table.cellDoubleClicked.connect(self._double_clicked)
+        # Enter or a double-click opens the row (the platform's "activate"); Delete removes it.
+        self.table.activated.connect(self._activated)
+        remove_key = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table)
+        remove_key.setContext(Qt.ShortcutContext.WidgetShortcut)
+        remove_key.activated.connect(self._remove_selected)
         self.previous_button = QPushButton("\u25c0 Previous")
         self.next_button = QPushButton("Next \u25b6")
         self.open_button = QPushButton("Open")
@@ -55,8 +59,8 @@ class WorklistPanel(QWidget):
         self.open_button.clicked.connect(self._open_selected)
         self.remove_button.clicked.connect(self._remove_selected)
         self.clear_button.clicked.connect(self.clear_requested)
-        self.open_button.setToolTip("Open the selected file (or double-click it)")
-        self.remove_button.setToolTip("Take the selected file off the list (the file itself stays)")
+        self.open_button.setToolTip("Open the selected file (or double-click it, or press Enter)")
+        self.remove_button.setToolTip("Take the selected file off the list (Delete; the file itself stays)")
         self.clear_button.setToolTip("Empty the list (the files themselves stay)")
 
         steps = QHBoxLayout()
@@ -77,8 +81,8 @@ class WorklistPanel(QWidget):
         rows = self.table.selectionModel().selectedRows()
         return rows[0].row() if rows else None
 
-    def _double_clicked(self, row: int, _column: int) -> None:
-        self.open_requested.emit(row)
+    def _activated(self, index: QModelIndex) -> None:
+        self.open_requested.emit(index.row())
 
     def _previous_clicked(self) -> None:
         self.step_requested.emit(-1)

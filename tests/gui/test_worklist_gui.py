@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from PySide6.QtCore import Qt
+
 from desktop.core.worklist import EntryState
 from desktop.ui.prompts import UNSAVED_CANCEL
 from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
@@ -118,3 +120,19 @@ def test_reading_ahead_waits_while_the_open_film_is_analysed(qtbot, tiny_registr
     runner.run()
     entry = parts.window.worklist.worklist.entries[1]
     assert entry.state is EntryState.READ and entry.findings.flagged
+
+
+def test_enter_opens_the_selected_row_and_delete_takes_it_off(app, qtbot, tmp_path: Path) -> None:
+    app.window.worklist.set_read_ahead(False)
+    app.window.worklist.take_files([plain_image(tmp_path / f"{n}.png") for n in range(3)])
+    table = app.window.worklist.panel.table
+    table.setFocus()
+    table.selectRow(2)
+    table.setCurrentCell(2, 0)
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    assert _open_name(app) == "2.png"
+    table.selectRow(0)
+    table.setCurrentCell(0, 0)
+    qtbot.keyClick(table, Qt.Key.Key_Delete)
+    assert [e.name for e in app.window.worklist.worklist.entries] == ["1.png", "2.png"]
+    assert app.window.worklist.worklist.current == 1
