@@ -90,6 +90,7 @@ class RecordsController(QObject):
         self._record_outcome: AnalysisOutcome | None = None  # the results that record holds
         self._restoring = False
         self._pending_unsaved: UnsavedStudy | None = None  # put back once its image is open
+        self._put_back_unsaved = False  # the open study's unsaved work came back after a crash
         self._had_image = False  # no study yet: the first image adopts whatever was typed
         self._baseline: tuple[Any, ...] = ()
         self._dirty = False
@@ -123,6 +124,7 @@ class RecordsController(QObject):
 
     def _mark_clean(self) -> None:
         self._baseline = self._snapshot()
+        self._put_back_unsaved = False
         self._update_state()
 
     def _update_state(self) -> None:
@@ -134,9 +136,12 @@ class RecordsController(QObject):
         if not self.available:
             self._notes.set_status(f"Records unavailable: {self._unavailable}.")
         elif self.record is None:
-            self._notes.set_status("Not saved yet." if self._study.image is not None else "")
+            self._notes.set_status(("Put back after XRayDesk closed unexpectedly \u2014 not saved yet."
+                                    if self._put_back_unsaved else "Not saved yet.") if self._study.image is not None else "")
         else:
-            self._notes.set_status(f"Saved as {self.record.report_id}" + (" \u2014 changes not saved." if dirty else "."))
+            changes = " \u2014 changes put back after XRayDesk closed unexpectedly, not saved." if self._put_back_unsaved \
+                else " \u2014 changes not saved."
+            self._notes.set_status(f"Saved as {self.record.report_id}" + (changes if dirty else "."))
         self.edited.emit()
 
     def _clinic(self) -> ClinicSettings:
@@ -301,6 +306,7 @@ class RecordsController(QObject):
             self._patient.restore(study.patient_form, study.risk, details=PatientDetails())
         if self._measurements is not None:
             self._measurements.set_measurements(study.measurements)
+        self._put_back_unsaved = True
         self._update_state()
         self.message.emit(f"Unsaved work on {study.original_file_name} put back; save it to keep it.")
 

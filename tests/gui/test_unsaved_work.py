@@ -57,8 +57,10 @@ def test_typed_work_is_kept_a_second_after_the_last_change_and_comes_back_withou
     assert again.records._patient.details().name == "Амина Коэн"
     assert again.window.view.measure_tool.measurements == (LINE,)
     assert again.records.is_dirty  # put back, not saved: the doctor still decides
+    assert again.window.panel.report.status_text.startswith("Put back after XRayDesk closed unexpectedly")
     record = again.records.save()
     assert record is not None and record.original_file_name == "chest.png" and record.measurements == (LINE,)
+    assert again.window.panel.report.status_text == f"Saved as {record.report_id}."
     assert again.keeper.folder.read() is None and not (again.keeper.folder.folder / "image").exists()
 
 
