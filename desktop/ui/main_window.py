@@ -183,9 +183,9 @@ class MainWindow(QMainWindow):
         self.records = records
         a = self.actions
         a.save_study.triggered.connect(records.save)
-        a.save_pdf.triggered.connect(lambda: records.export_pdf())
-        a.print_report.triggered.connect(records.print_report)
-        a.copy_report.triggered.connect(records.copy_report_text)
+        a.save_pdf.triggered.connect(lambda: records.reports.export_pdf())
+        a.print_report.triggered.connect(records.reports.print)
+        a.copy_report.triggered.connect(records.reports.copy_text)
         a.history.triggered.connect(self.show_history)
         a.compare_previous.triggered.connect(self.compare_with_previous)
         a.backup.triggered.connect(self.back_up_records)

@@ -1,4 +1,5 @@
-"""Saving, reopening and reporting studies; the guard against losing unsaved patient data.
+"""Saving and reopening studies; the guard against losing unsaved patient data; what a
+crash left unsaved. The reports of a saved study are :mod:`desktop.ui.study_reports`.
 
 The controller reads the study from :class:`StudyController`, the notes from the report
 section and the patient data through :class:`PatientLink`, and writes through a
@@ -17,7 +18,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QWidget
 
@@ -37,6 +37,7 @@ from desktop.ui.controller import AnalysisOutcome
 from desktop.ui.prompts import UNSAVED_DISCARD, UNSAVED_SAVE, Prompts
 from desktop.ui.report_output import ReportOutput
 from desktop.ui.report_section import NotesValues, ReportSection
+from desktop.ui.study_reports import StudyReports
 
 if TYPE_CHECKING:
     from desktop.core.imaging import XRayImage
@@ -83,10 +84,11 @@ class RecordsController(QObject):
         self._settings = settings
         self._registry = registry
         self.prompts = prompts or Prompts()
-        self.output = ReportOutput(settings, self.prompts, self._clinic)
-        self._parent = dialog_parent
+        self.output = ReportOutput(settings, self.prompts, self.clinic)
+        self.dialog_parent = dialog_parent
         self._unavailable = unavailable_reason or "the records database could not be opened"
         self.record: StudyRecord | None = None  # the stored version of the open study
+        self.reports = StudyReports(self, study)
         self._record_outcome: AnalysisOutcome | None = None  # the results that record holds
         self._restoring = False
         self._pending_unsaved: UnsavedStudy | None = None  # put back once its image is open
@@ -103,7 +105,7 @@ class RecordsController(QObject):
             patient.changed.connect(self._update_state)
         if measurements is not None:
             measurements.measurements_changed.connect(lambda *_: self._update_state())
-        notes.set_values(NotesValues(doctor_name=self._clinic().doctor_name))
+        notes.set_values(NotesValues(doctor_name=self.clinic().doctor_name))
         self._mark_clean()
 
     # ------------------------------------------------------------------ state
@@ -144,7 +146,7 @@ class RecordsController(QObject):
             self._notes.set_status(f"Saved as {self.record.report_id}" + (changes if dirty else "."))
         self.edited.emit()
 
-    def _clinic(self) -> ClinicSettings:
+    def clinic(self) -> ClinicSettings:
         return load_clinic_settings(self._settings)
 
     def _new_image(self, image: XRayImage) -> None:
@@ -159,7 +161,7 @@ class RecordsController(QObject):
             self._update_state()
         else:
             # A new image is a new study: never let the last patient's name ride along with it.
-            self._notes.set_values(NotesValues(doctor_name=self._clinic().doctor_name))
+            self._notes.set_values(NotesValues(doctor_name=self.clinic().doctor_name))
             if self._patient is not None:
                 self._patient.clear()
             self._mark_clean()
@@ -175,7 +177,7 @@ class RecordsController(QObject):
         """
         if not self.is_dirty or (carry_over and not self._had_image):
             return True
-        answer = self.prompts.ask_unsaved(self._parent)
+        answer = self.prompts.ask_unsaved(self.dialog_parent)
         if answer == UNSAVED_SAVE:
             return self.save() is not None
         return answer == UNSAVED_DISCARD
@@ -333,65 +335,9 @@ class RecordsController(QObject):
             return self.record
         return self.save()
 
-    def _pixels_for(self, record: StudyRecord) -> np.ndarray:
-        image = self._study.image
-        if image is not None and image.sha256 == record.image_sha256:
-            return image.pixels
-        return load_archived_image(record).pixels  # never a report on an image the study was not made on
-
-    def export_pdf(self, path: str | None = None) -> Path | None:
-        """File > Save Report as PDF…: save the study if needed, ask where, write the PDF."""
-        from desktop.ui.report import write_study_pdf
-
-        record = self.saved_for_report()
-        if record is None:
-            return None
-        try:
-            target = self.output.save_pdf(
-                self._parent, "Save report as PDF", f"{record.report_id}.pdf",
-                lambda target, clinic: write_study_pdf(record, self._pixels_for(record), target, clinic=clinic), path=path)
-        except (RecordError, ImageLoadError) as exc:
-            return self._fail(f"The report could not be written: {exc}")
-        if target is not None:
-            self.message.emit(f"Report {record.report_id} saved to {target}.")
-        return target
-
-    def copy_report_text(self) -> str | None:
-        """File > Copy Report as Text: save the study if needed, put its report on the clipboard."""
-        from PySide6.QtGui import QGuiApplication
-
-        from desktop.ui.report.content import report_content
-        from desktop.ui.report.plain_text import report_text
-
-        record = self.saved_for_report()
-        if record is None:
-            return None
-        text = report_text(report_content(record, clinic=self._clinic(), generated_at=record.created_at))
-        QGuiApplication.clipboard().setText(text)
-        self.message.emit(f"Report {record.report_id} copied as text; paste it into the clinic's records.")
-        return text
-
-    def print_report(self) -> bool:
-        """File > Print…: save the study if needed, show the print dialog, print."""
-        from desktop.ui.report import print_study_report
-
-        record = self.saved_for_report()
-        if record is None:
-            return False
-        try:
-            pages = self.output.print(self._parent, lambda printer, clinic: print_study_report(
-                record, self._pixels_for(record), printer, clinic=clinic))
-        except (RecordError, ImageLoadError) as exc:
-            self._fail(f"The report could not be printed: {exc}")
-            return False
-        if pages is None:
-            return False
-        self.message.emit(f"Report {record.report_id} sent to the printer ({pages} page{'s' if pages != 1 else ''}).")
-        return True
-
     def clinic_changed(self) -> None:
         """New clinic settings: a new default doctor fills an empty, untouched doctor field."""
         if not self._notes.values().doctor_name and not self.is_dirty:
             current = self._notes.values()
-            self._notes.set_values(NotesValues(current.notes, current.impression, self._clinic().doctor_name))
+            self._notes.set_values(NotesValues(current.notes, current.impression, self.clinic().doctor_name))
             self._mark_clean()

@@ -140,7 +140,7 @@ def test_warning_is_stored_reopened_and_printed(qtbot, guarded_registry, setting
     if pdftotext is None:
         pytest.skip("poppler-utils not installed")
     script.paths.append(str(tmp_path / "report.pdf"))
-    target = app.records.export_pdf()
+    target = app.records.reports.export_pdf()
     text = subprocess.run([pdftotext, str(target), "-"], capture_output=True, text=True, check=True).stdout
     flat = " ".join(text.split())
     assert f"Warning: {KNEE_IS_NOT_CHEST}" in flat

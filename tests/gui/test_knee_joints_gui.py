@@ -189,7 +189,7 @@ def test_joints_are_saved_reopened_and_printed_per_joint(qtbot, knee_registry, s
     if pdftotext is None:
         pytest.skip("poppler-utils not installed")
     script.paths.append(str(tmp_path / "report.pdf"))
-    target = app.records.export_pdf()
+    target = app.records.reports.export_pdf()
     # -layout keeps table rows in reading order (spanning heading rows otherwise come out last).
     text = subprocess.run([pdftotext, "-layout", str(target), "-"], capture_output=True, text=True, check=True).stdout
     lines = [" ".join(line.split()) for line in text[text.index("Decision rule"):].splitlines() if line.strip()]

@@ -151,7 +151,7 @@ def test_report_from_the_window_saves_first_and_asks_where(qtbot, tiny_registry,
     assert _pdf_facts(pdf.read_bytes())[1] == f"XRayDesk report {record.report_id}"
     # A second export of an unchanged study reuses the stored version.
     script.paths.append(str(tmp_path / "again.pdf"))
-    assert app.records.export_pdf() == tmp_path / "again.pdf"
+    assert app.records.reports.export_pdf() == tmp_path / "again.pdf"
     assert app.records.record.key == record.key
     assert len(app.store.search_studies(StudyQuery())) == 1
 
@@ -160,7 +160,7 @@ def test_print_goes_through_the_print_dialog(qtbot, tiny_registry, settings, tmp
     script = ScriptedPrompts()
     app = make_records_app(qtbot, tiny_registry, settings, script)
     app.controller.open_file(positive_image(tmp_path / "chest.png"))
-    assert not app.records.print_report()  # dialog cancelled: nothing printed
+    assert not app.records.reports.print()  # dialog cancelled: nothing printed
     printed = tmp_path / "printed.pdf"
     script.printers.append(print_to_pdf(printed))
     app.window.actions.print_report.trigger()
