@@ -124,7 +124,7 @@ def build_app(
     risk_service, risk_reason = _risk_service(registry)
     patient_dock = build_patient_dock(service=risk_service, runner=runner, unavailable_reason=risk_reason)
     prompts = prompts or Prompts()
-    worklist = WorklistController(controller, service)
+    worklist = WorklistController(controller, service, prompts=prompts)
     window = MainWindow(controller, worklist=worklist, recent=recent, settings=settings, registry=registry,
                         patient_dock=patient_dock, prompts=prompts)
     store_reason = ""

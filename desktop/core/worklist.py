@@ -19,8 +19,10 @@ from pathlib import Path
 from desktop.core.imaging import SUPPORTED_SUFFIXES, is_dicom_file
 from desktop.core.joint_regions import side_label
 from desktop.core.prediction import Prediction
+from desktop.core.records.export import write_csv
 
-__all__ = ["EntryState", "Findings", "Worklist", "WorklistEntry", "files_to_queue", "findings_of", "MAX_QUEUED"]
+__all__ = ["EntryState", "Findings", "Worklist", "WorklistEntry", "files_to_queue", "findings_of", "export_worklist_csv",
+           "MAX_QUEUED"]
 
 # A worklist is read by a person, one film after another: a few hundred is a long day. The cap
 # also keeps a drop of a whole disk from walking it on the GUI thread.
@@ -215,3 +217,15 @@ class Worklist:
     def clear(self) -> None:
         self._entries.clear()
         self._current = None
+
+
+WORKLIST_CSV_COLUMNS = ["file", "folder", "status", "positive finding", "findings", "problem"]
+
+
+def export_worklist_csv(worklist: Worklist, path: str | os.PathLike[str]) -> int:
+    """The list as a CSV (a triage log for the clinic's records); returns the row count.
+    Raises :class:`~desktop.core.records.RecordError` when the file cannot be written."""
+    rows = [[e.name, str(e.path.parent), e.state.value, "yes" if e.findings.flagged else "",
+             e.findings.detail.replace("\n", "; ") or e.findings.line, e.problem] for e in worklist.entries]
+    write_csv(path, WORKLIST_CSV_COLUMNS, rows)
+    return len(rows)

@@ -15,14 +15,17 @@ for them; opening the file runs the full analysis again.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
-from desktop.core.worklist import Worklist, files_to_queue, findings_of
+from desktop.core.records import RecordError
+from desktop.core.worklist import Worklist, export_worklist_csv, files_to_queue, findings_of
 from desktop.ui.controller import describe_error
+from desktop.ui.prompts import Prompts
 from desktop.ui.worklist_panel import WorklistPanel
 
 if TYPE_CHECKING:
@@ -44,11 +47,12 @@ class WorklistController(QObject):
     queued = Signal(int)  # files added: the window shows the list
     message = Signal(str)
 
-    def __init__(self, study: StudyController, service: Any, *, panel: WorklistPanel | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, study: StudyController, service: Any, *, prompts: Prompts | None = None,
+                 panel: WorklistPanel | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worklist = Worklist()
         self.panel = panel or WorklistPanel()
+        self._prompts = prompts or Prompts()
         self._study = study
         self._service = service
         self._reading: Path | None = None  # the file being read ahead
@@ -61,6 +65,7 @@ class WorklistController(QObject):
         self.panel.step_requested.connect(self.step)
         self.panel.remove_requested.connect(self.remove)
         self.panel.clear_requested.connect(self.clear)
+        self.panel.export_requested.connect(self.export_csv)
         self.changed.connect(self._refresh)
 
     def _refresh(self) -> None:
@@ -119,6 +124,21 @@ class WorklistController(QObject):
     def clear(self) -> None:
         self.worklist.clear()
         self.changed.emit()
+
+    def export_csv(self, path: str | None = None) -> Path | None:
+        """Export List…: the rows with their findings as a CSV, where the user chooses."""
+        if path is None:
+            suggested = Path.home() / f"xraydesk-worklist-{date.today():%Y-%m-%d}.csv"
+            path = self._prompts.save_path(self.panel, "Export worklist as CSV", str(suggested), "CSV (*.csv)")
+        if not path:
+            return None
+        try:
+            count = export_worklist_csv(self.worklist, path)
+        except RecordError as exc:
+            self.message.emit(str(exc))
+            return None
+        self.message.emit(f"Worklist of {count} file{'s' if count != 1 else ''} exported to {path}.")
+        return Path(path)
 
     def study_saved(self, _record: Any = None) -> None:
         if self.worklist.saved_current() is not None:

@@ -32,6 +32,7 @@ class WorklistPanel(QWidget):
     step_requested = Signal(int)  # +1 next, -1 previous
     remove_requested = Signal(int)
     clear_requested = Signal()
+    export_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +55,9 @@ class WorklistPanel(QWidget):
         self.open_button = QPushButton("Open")
         self.remove_button = QPushButton("Remove")
         self.clear_button = QPushButton("Clear")
+        self.export_button = QPushButton("Export List\u2026")
+        self.export_button.clicked.connect(self.export_requested)
+        self.export_button.setToolTip("Save the list with its findings as a CSV file (a triage log)")
         self.previous_button.clicked.connect(self._previous_clicked)
         self.next_button.clicked.connect(self._next_clicked)
         self.open_button.clicked.connect(self._open_selected)
@@ -67,6 +71,7 @@ class WorklistPanel(QWidget):
         for button in (self.previous_button, self.next_button, self.open_button):
             steps.addWidget(button)
         edits = QHBoxLayout()
+        edits.addWidget(self.export_button)
         edits.addStretch(1)
         edits.addWidget(self.remove_button)
         edits.addWidget(self.clear_button)
@@ -129,7 +134,7 @@ class WorklistPanel(QWidget):
         has_rows = bool(entries)
         self.previous_button.setEnabled(worklist.next_index(-1) is not None and worklist.current is not None)
         self.next_button.setEnabled(worklist.next_index(1) is not None)
-        for button in (self.open_button, self.remove_button, self.clear_button):
+        for button in (self.open_button, self.remove_button, self.clear_button, self.export_button):
             button.setEnabled(has_rows)
 
 

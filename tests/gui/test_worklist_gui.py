@@ -136,3 +136,24 @@ def test_enter_opens_the_selected_row_and_delete_takes_it_off(app, qtbot, tmp_pa
     qtbot.keyClick(table, Qt.Key.Key_Delete)
     assert [e.name for e in app.window.worklist.worklist.entries] == ["1.png", "2.png"]
     assert app.window.worklist.worklist.current == 1
+
+
+def test_export_list_writes_a_csv_triage_log_where_the_user_chooses(app, script: ScriptedPrompts, qtbot,
+                                                                     tmp_path: Path) -> None:
+    import csv
+
+    app.window.worklist.take_files([positive_image(tmp_path / "=sick.png"), plain_image(tmp_path / "well.png")])
+    qtbot.waitUntil(lambda: app.window.worklist.worklist.next_to_read() is None)
+    target = tmp_path / "triage.csv"
+    script.paths.append(str(target))
+    app.window.worklist.panel.export_button.click()
+    assert script.asked[-1].startswith("path: Export worklist as CSV: xraydesk-worklist-")
+    with open(target, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["file", "folder", "status", "positive finding", "findings", "problem"]
+    assert rows[1][0] == "'=sick.png"  # a name that looks like a formula never runs as one
+    assert rows[1][2:4] == ["opened", "yes"] and rows[1][4].startswith("Tiny chest test model: PNEUMONIA")
+    assert rows[2][2:4] == ["read", ""]
+    blocked = tmp_path / "no_such_folder" / "triage.csv"
+    with qtbot.waitSignal(app.window.worklist.message, check_params_cb=lambda text: "Could not write triage.csv" in text):
+        app.window.worklist.export_csv(str(blocked))

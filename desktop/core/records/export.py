@@ -18,7 +18,7 @@ from desktop.core.measurement import measurements_summary
 from desktop.core.records.store import RecordStore
 from desktop.core.records.values import RecordError, StudyQuery, StudyRecord
 
-__all__ = ["CSV_BASE_COLUMNS", "export_studies_csv", "study_rows"]
+__all__ = ["CSV_BASE_COLUMNS", "export_studies_csv", "study_rows", "write_csv"]
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +72,19 @@ def export_studies_csv(store: RecordStore, path: str | os.PathLike[str], *, quer
     # Oldest first reads naturally in a spreadsheet; heat maps are not needed for a table.
     studies = [store.get_study(s.key, with_heatmaps=False) for s in reversed(summaries)]
     header, rows = study_rows(studies)
+    write_csv(path, header, rows)
+    log.info("exported %d studies to %s", len(rows), path)
+    return len(rows)
+
+
+def write_csv(path: str | os.PathLike[str], header: list[str], rows: list[list[str]]) -> None:
+    """A CSV a spreadsheet opens as it should: UTF-8 with a byte-order mark (so Excel reads
+    accented and Cyrillic names), no cell that could run as a formula. Raises RecordError."""
     target = Path(path)
     try:
         with open(target, "w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
-            writer.writerows(rows)
+            writer.writerows([_cell(value) for value in row] for row in rows)
     except OSError as exc:
         raise RecordError(f"Could not write {target.name}: {exc.strerror or exc}.") from exc
-    log.info("exported %d studies to %s", len(rows), target)
-    return len(rows)
