@@ -26,6 +26,7 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.patient_dock import build_patient_dock
 from desktop.ui.worklist_controller import WorklistController
 from desktop.ui.patient_link import PatientLink
+from desktop.ui.patient_lookup import PatientLookup
 from desktop.ui.prompts import Prompts
 from desktop.ui.recent_files import RecentFiles, app_settings
 from desktop.ui.records_controller import RecordsController
@@ -140,6 +141,8 @@ def build_app(
         measurements=window.view.measure_tool,
     )
     window.attach_records(records)
+    if store is not None:
+        PatientLookup(store, patient_dock.widget().form, parent=window)
     keeper = UnsavedWorkKeeper(records, RecoveryFolder(paths.user_data_dir() / "recovery")) if store is not None else None
     return XRayDeskApp(window, controller, registry, service, runner, recent, settings, records, store, keeper)
 
