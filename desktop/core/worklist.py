@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ __all__ = ["EntryState", "Findings", "Worklist", "WorklistEntry", "files_to_queu
 # A worklist is read by a person, one film after another: a few hundred is a long day. The cap
 # also keeps a drop of a whole disk from walking it on the GUI thread.
 MAX_QUEUED = 500
+MAX_LOOKED_AT = 20_000  # files examined in dropped folders before giving up
 
 
 class EntryState(enum.Enum):
@@ -67,28 +68,40 @@ def _is_image_file(path: Path) -> bool:
     return path.name.upper() != "DICOMDIR" and is_dicom_file(path)
 
 
-def files_to_queue(paths: Iterable[str | os.PathLike[str]], *, limit: int = MAX_QUEUED) -> tuple[list[Path], int]:
+def _images_under(folder: Path, budget: list[int]) -> Iterator[Path]:
+    """Image files under ``folder`` in path order, looking at no more than ``budget[0]`` files."""
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if budget[0] <= 0:
+                return
+            budget[0] -= 1
+            path = Path(root) / name
+            if _is_image_file(path):
+                yield path
+
+
+def files_to_queue(paths: Iterable[str | os.PathLike[str]], *, limit: int = MAX_QUEUED,
+                   look_at: int = MAX_LOOKED_AT) -> tuple[list[Path], bool]:
     """The image files named by ``paths`` (folders opened, with their sub-folders), in order,
-    and how many were left out because ``limit`` was reached.
+    and whether some were left out: more than ``limit`` images, or more than ``look_at``
+    files in the folders (a whole disk dropped by mistake must not hold the window).
 
     Files given by name are kept whatever their type, so that one that cannot be read is
     listed as unreadable rather than silently dropped; inside folders only image files
     (a supported suffix, or DICOM by content) are taken, sorted by path.
     """
     found: list[Path] = []
-    left_out = 0
+    budget = [look_at]
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            candidates = sorted(p for p in path.rglob("*") if p.is_file() and _is_image_file(p))
-        else:
-            candidates = [path]
-        for candidate in candidates:
-            if len(found) < limit:
-                found.append(candidate)
-            else:
-                left_out += 1
-    return found, left_out
+        for candidate in _images_under(path, budget) if path.is_dir() else [path]:
+            if len(found) == limit:
+                return found, True
+            found.append(candidate)
+        if budget[0] <= 0:
+            return found, True
+    return found, False
 
 
 def _is_positive(prediction: Prediction) -> bool:

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from desktop.core.records import RecordError
-from desktop.core.worklist import Worklist, export_worklist_csv, files_to_queue, findings_of
+from desktop.core.worklist import MAX_QUEUED, Worklist, export_worklist_csv, files_to_queue, findings_of
 from desktop.ui.controller import describe_error
 from desktop.ui.prompts import Prompts
 from desktop.ui.worklist_panel import WorklistPanel
@@ -83,13 +83,13 @@ class WorklistController(QObject):
         if len(paths) == 1 and not paths[0].is_dir():
             self._study.open_file(paths[0])
             return
-        files, left_out = files_to_queue(paths)
+        files, truncated = files_to_queue(paths)
         if not files:
             self.message.emit("No X-ray files were found there (PNG, JPEG, BMP, TIFF or DICOM).")
             return
         first_new = len(self.worklist)
         added = self.worklist.add(files)
-        note = f"; {left_out} more left out (at most {len(self.worklist)} at a time)" if left_out else ""
+        note = f"; more were left out (at most {MAX_QUEUED} files from one drop)" if truncated else ""
         self.message.emit(f"{added} file{'s' if added != 1 else ''} added to the worklist{note}.")
         self.changed.emit()
         self.queued.emit(added)

@@ -42,7 +42,11 @@ class WorklistPanel(QWidget):
         self.table = read_only_table(["File", "Findings", "Status"])
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
+        # Sized when rows come and go, not re-measured on every change (see _set_cell).
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # long ones end in "…"; the tooltip has all
+        widest_state = max(self.table.fontMetrics().horizontalAdvance(t) for t in _STATE_TEXT.values())
+        self.table.setColumnWidth(2, widest_state + 16)
         self.table.setSelectionMode(self.table.SelectionMode.SingleSelection)
         self.table.setWordWrap(False)
         # Enter or a double-click opens the row (the platform's "activate"); Delete removes it.
@@ -105,26 +109,37 @@ class WorklistPanel(QWidget):
         if row is not None:
             self.remove_requested.emit(row)
 
+    def _set_cell(self, row: int, column: int, text: str, tooltip: str, *, colour: QColor | None = None,
+                  bold: bool = False) -> None:
+        # Items are updated in place: a list of hundreds is refreshed after every file read
+        # ahead, and making new items (each re-measuring its column) took seconds per refresh.
+        item = self.table.item(row, column)
+        if item is None:
+            item = QTableWidgetItem()
+            item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, column, item)
+        if item.text() != text:
+            item.setText(text)
+        item.setToolTip(tooltip)
+        item.setForeground(QBrush(colour) if colour is not None else QBrush())
+        if item.font().bold() != bold:
+            font = QFont(item.font())
+            font.setBold(bold)
+            item.setFont(font)
+
     def show_worklist(self, worklist: Worklist) -> None:
         entries = worklist.entries
+        added = len(entries) != self.table.rowCount()
         self.table.setRowCount(len(entries))
         for row, entry in enumerate(entries):
-            name = QTableWidgetItem(entry.name)
-            name.setToolTip(str(entry.path))
-            state = QTableWidgetItem(_STATE_TEXT[entry.state])
-            findings = QTableWidgetItem(entry.problem or entry.findings.line)
-            findings.setToolTip(entry.problem or entry.findings.detail)
-            if entry.state is EntryState.FAILED:
-                state.setForeground(QBrush(_FAILED_COLOUR))
-                findings.setForeground(QBrush(_FAILED_COLOUR))
-            elif entry.findings.flagged:
-                bold = QFont(findings.font())
-                bold.setBold(True)
-                findings.setFont(bold)
-                findings.setForeground(QBrush(_FLAG_COLOUR))
-            for column, item in enumerate((name, findings, state)):
-                item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, column, item)
+            failed = entry.state is EntryState.FAILED
+            colour = _FAILED_COLOUR if failed else _FLAG_COLOUR if entry.findings.flagged else None
+            self._set_cell(row, 0, entry.name, str(entry.path))
+            self._set_cell(row, 1, entry.problem or entry.findings.line, entry.problem or entry.findings.detail, colour=colour,
+                           bold=entry.findings.flagged and not failed)
+            self._set_cell(row, 2, _STATE_TEXT[entry.state], "", colour=_FAILED_COLOUR if failed else None)
+        if added:
+            self.table.resizeColumnToContents(0)
         if worklist.current is not None:
             self.table.selectRow(worklist.current)
             self.table.scrollToItem(self.table.item(worklist.current, 0))

@@ -30,18 +30,22 @@ def test_folders_give_their_image_files_sorted_with_extensionless_dicom(tmp_path
     _touch(folder / "notes.txt")
     _touch(folder / ".DS_Store")
     named = _touch(tmp_path / "report.txt")  # named on its own: kept, to be reported unreadable
-    files, left_out = files_to_queue([named, folder])
+    files, truncated = files_to_queue([named, folder])
     assert files == [named, a, b, dicom]
-    assert left_out == 0
+    assert not truncated
 
 
-def test_files_beyond_the_limit_are_counted_not_queued(tmp_path: Path) -> None:
+def test_files_beyond_the_limits_are_left_out_and_said_so(tmp_path: Path) -> None:
     folder = tmp_path / "many"
     for index in range(5):
         _touch(folder / f"{index}.png")
-    files, left_out = files_to_queue([folder], limit=3)
+    files, truncated = files_to_queue([folder], limit=3)
     assert [f.name for f in files] == ["0.png", "1.png", "2.png"]
-    assert left_out == 2
+    assert truncated
+    assert files_to_queue([folder], limit=5) == (sorted(folder.iterdir()), False)
+    _touch(folder / "notes.txt")
+    files, truncated = files_to_queue([folder], look_at=4)  # a disk dropped by mistake: stop looking
+    assert len(files) == 4 and truncated
 
 
 def test_adding_twice_keeps_one_entry_and_steps_follow_the_open_file(tmp_path: Path) -> None:
