@@ -17,18 +17,13 @@ from desktop.core.records import PatientDetails, StudyQuery
 from desktop.ui.history_dialog import HistoryDialog
 from desktop.ui.prompts import UNSAVED_DISCARD
 from tests.fixtures.records import chest_prediction, make_draft, write_test_png
-from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
+from tests.fixtures.records_gui import ScriptedPrompts
 from tests.gui.helpers import plain_image, positive_image, print_to_pdf, render_scene
 
 
 @pytest.fixture()
-def script() -> ScriptedPrompts:
-    return ScriptedPrompts()
-
-
-@pytest.fixture()
-def app(qtbot, tiny_registry, settings, script):
-    return make_records_app(qtbot, tiny_registry, settings, script)
+def app(records_app):
+    return records_app
 
 
 def _save_from_window(app, image: Path, *, name: str, notes: str) -> object:

@@ -13,18 +13,13 @@ from desktop.core.records import StudyQuery
 from desktop.ui.clinic_settings import ClinicSettings
 from desktop.ui.prompts import UNSAVED_CANCEL, UNSAVED_DISCARD, UNSAVED_SAVE
 from desktop.ui.report.content import report_content
-from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
+from tests.fixtures.records_gui import ScriptedPrompts
 from tests.gui.helpers import drop_on, plain_image, positive_image
 
 
 @pytest.fixture()
-def script() -> ScriptedPrompts:
-    return ScriptedPrompts()
-
-
-@pytest.fixture()
-def app(qtbot, tiny_registry, settings, script):
-    return make_records_app(qtbot, tiny_registry, settings, script)
+def app(records_app):
+    return records_app
 
 
 def _type_notes(app, notes: str = "Opacity right lower zone.", impression: str = "Pneumonia likely.") -> None:

@@ -16,13 +16,8 @@ LINE = Distance((10.0, 12.0), (60.0, 12.0))
 
 
 @pytest.fixture()
-def script() -> ScriptedPrompts:
-    return ScriptedPrompts()
-
-
-@pytest.fixture()
-def app(qtbot, tiny_registry, settings, script):
-    return make_records_app(qtbot, tiny_registry, settings, script)
+def app(records_app):
+    return records_app
 
 
 def _work(app, notes: str = "Opacity right lower zone.") -> None:

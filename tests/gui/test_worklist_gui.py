@@ -10,18 +10,13 @@ from PySide6.QtCore import Qt
 
 from desktop.core.worklist import EntryState
 from desktop.ui.prompts import UNSAVED_CANCEL
-from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
+from tests.fixtures.records_gui import ScriptedPrompts
 from tests.gui.helpers import DeferredTaskRunner, drop_on, make_app, plain_image, positive_image
 
 
 @pytest.fixture()
-def script() -> ScriptedPrompts:
-    return ScriptedPrompts()
-
-
-@pytest.fixture()
-def app(qtbot, tiny_registry, settings, script):
-    return make_records_app(qtbot, tiny_registry, settings, script)
+def app(records_app):
+    return records_app
 
 
 def _states(app) -> list[str]:
