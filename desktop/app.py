@@ -125,7 +125,7 @@ def build_app(
     risk_service, risk_reason = _risk_service(registry)
     patient_dock = build_patient_dock(service=risk_service, runner=runner, unavailable_reason=risk_reason)
     prompts = prompts or Prompts()
-    worklist = WorklistController(controller, service, prompts=prompts)
+    worklist = WorklistController(controller, service, prompts=prompts, kept_at=paths.user_data_dir() / "worklist.json")
     window = MainWindow(controller, worklist=worklist, recent=recent, settings=settings, registry=registry,
                         patient_dock=patient_dock, prompts=prompts)
     store_reason = ""
@@ -141,6 +141,7 @@ def build_app(
         measurements=window.view.measure_tool,
     )
     window.attach_records(records)
+    worklist.restore()
     if store is not None:
         PatientLookup(store, patient_dock.widget().form, parent=window)
     keeper = UnsavedWorkKeeper(records, RecoveryFolder(paths.user_data_dir() / "recovery")) if store is not None else None
@@ -294,6 +295,7 @@ def run_gui(files: list[str], *, exit_after_show: bool = False) -> int:
     if parts.keeper is not None and reporter is None:  # a smoke run neither asks nor clears
         offer_unsaved_work(parts.keeper, parts.records, parts.window.prompts, window)
         app.aboutToQuit.connect(parts.keeper.closed_normally)
+    app.aboutToQuit.connect(parts.window.worklist.keep_now)  # a change in its last half second too
     if files:
         parts.window.worklist.take_files(files)
     file_open = _FileOpenForwarder(parts.window.worklist.take_files)

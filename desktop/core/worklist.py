@@ -185,10 +185,17 @@ class Worklist:
     # --------------------------------------------------------------- changing
     def add(self, paths: Iterable[Path]) -> int:
         """Append files not listed yet; returns how many were added."""
+        return self.add_entries(WorklistEntry(Path(path)) for path in paths)
+
+    def add_entries(self, entries: Iterable[WorklistEntry]) -> int:
+        """Append entries as they are (a list kept from the last session), one per file."""
+        listed = {_key(e.path) for e in self._entries}
         added = 0
-        for path in paths:
-            if self.index_of(path) is None:
-                self._entries.append(WorklistEntry(Path(path)))
+        for entry in entries:
+            key = _key(entry.path)
+            if key not in listed:
+                listed.add(key)
+                self._entries.append(entry)
                 added += 1
         return added
 

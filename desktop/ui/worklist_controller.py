@@ -23,7 +23,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from desktop.core.records import RecordError
-from desktop.core.worklist import MAX_QUEUED, Worklist, export_worklist_csv, files_to_queue, findings_of
+from desktop.core.worklist import MAX_QUEUED, EntryState, Worklist, export_worklist_csv, files_to_queue, findings_of
+from desktop.core.worklist_file import load_worklist, save_worklist
 from desktop.ui.controller import describe_error
 from desktop.ui.prompts import Prompts
 from desktop.ui.worklist_panel import WorklistPanel
@@ -38,6 +39,7 @@ __all__ = ["WorklistController", "worklist_dock"]
 log = logging.getLogger(__name__)
 
 DOCK_WIDTH = 460  # file, findings and status side by side
+KEEP_AFTER_MS = 500  # the list is written this long after its last change
 
 
 class WorklistController(QObject):
@@ -48,9 +50,16 @@ class WorklistController(QObject):
     message = Signal(str)
 
     def __init__(self, study: StudyController, service: Any, *, prompts: Prompts | None = None,
-                 panel: WorklistPanel | None = None, parent: QObject | None = None) -> None:
+                 kept_at: Path | None = None, panel: WorklistPanel | None = None, parent: QObject | None = None) -> None:
+        """``kept_at``: the file the list is kept in between sessions (None: not kept)."""
         super().__init__(parent)
         self.worklist = Worklist()
+        self.kept_at = kept_at
+        self._keep_timer = QTimer(self)
+        self._keep_timer.setSingleShot(True)
+        self._keep_timer.setInterval(KEEP_AFTER_MS)
+        self._keep_timer.timeout.connect(self.keep_now)
+        self._keep_warned = False
         self.panel = panel or WorklistPanel()
         self._prompts = prompts or Prompts()
         self._study = study
@@ -70,6 +79,39 @@ class WorklistController(QObject):
 
     def _refresh(self) -> None:
         self.panel.show_worklist(self.worklist)
+        if self.kept_at is not None:
+            self._keep_timer.start()
+
+    # ---------------------------------------------------- kept between sessions
+    def restore(self) -> int:
+        """Bring back the list kept by the last session (call once the window is built, so
+        the panel shows); returns how many files came back."""
+        if self.kept_at is None:
+            return 0
+        kept = load_worklist(self.kept_at)
+        count = self.worklist.add_entries(kept.entries)
+        if count:
+            unsaved = count - kept.count(EntryState.SAVED)
+            missing = kept.count(EntryState.FAILED)
+            self.message.emit(f"Worklist of {count} file{'s' if count != 1 else ''} from the last session: {unsaved} not "
+                              f"saved yet" + (f", {missing} not found or unreadable." if missing else "."))
+            self.changed.emit()
+            self.queued.emit(count)
+            self._read_next()
+        return count
+
+    def keep_now(self) -> None:
+        """Write the list to ``kept_at`` now (normally a moment after each change)."""
+        self._keep_timer.stop()
+        if self.kept_at is None:
+            return
+        try:
+            save_worklist(self.kept_at, self.worklist)
+        except OSError as exc:
+            log.error("worklist not kept in %s: %s", self.kept_at, exc)
+            if not self._keep_warned:
+                self._keep_warned = True
+                self.message.emit(f"The worklist cannot be kept for the next session ({exc.strerror or exc}).")
 
     def set_read_ahead(self, enabled: bool) -> None:
         """Off: queued files are read only when opened (tests; a very slow machine)."""

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from desktop.core.worklist import EntryState
 from desktop.ui.prompts import UNSAVED_CANCEL
-from tests.fixtures.records_gui import ScriptedPrompts
+from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
 from tests.gui.helpers import DeferredTaskRunner, drop_on, make_app, plain_image, positive_image
 
 
@@ -152,3 +152,23 @@ def test_export_list_writes_a_csv_triage_log_where_the_user_chooses(app, script:
     blocked = tmp_path / "no_such_folder" / "triage.csv"
     with qtbot.waitSignal(app.window.worklist.message, check_params_cb=lambda text: "Could not write triage.csv" in text):
         app.window.worklist.export_csv(str(blocked))
+
+
+def test_the_list_is_kept_for_the_next_session_with_missing_files_marked(app, qtbot, tiny_registry, settings,
+                                                                          _user_data_dir: Path, tmp_path: Path) -> None:
+    files = [positive_image(tmp_path / "a.png"), plain_image(tmp_path / "b.png"), plain_image(tmp_path / "c.png")]
+    app.window.worklist.take_files(files)
+    qtbot.waitUntil(lambda: app.window.worklist.worklist.next_to_read() is None)
+    app.records.save()
+    kept = _user_data_dir / "worklist.json"
+    qtbot.waitUntil(lambda: kept.exists() and '"saved"' in kept.read_text(encoding="utf-8"), timeout=3000)
+    files[2].unlink()  # the stick with c.png is not plugged in again
+
+    again = make_records_app(qtbot, tiny_registry, settings, ScriptedPrompts())
+    entries = again.window.worklist.worklist.entries
+    assert [e.state.value for e in entries] == ["saved", "read", "unreadable"]
+    assert entries[1].findings.line.startswith("NORMAL") and entries[2].problem.startswith("not found")
+    assert again.window.worklist_dock.isVisible() and again.window.worklist.worklist.current is None
+    again.window.worklist.clear()
+    again.window.worklist.keep_now()
+    assert not kept.exists()

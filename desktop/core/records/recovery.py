@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from desktop.core.durable import write_text_durably
 from desktop.core.measurement import Measurement, measurements_from_json
 
 __all__ = ["RecoveryFolder", "UnsavedStudy"]
@@ -108,16 +109,6 @@ def _if_unchanged(path: Path, sha256: str) -> Path | None:
         return None
 
 
-def _write_durably(path: Path, text: str) -> None:
-    """Whole or not at all, and on the disk before returning: a cut mid-write leaves the old file."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 class RecoveryFolder:
     """One unsaved study at a time (the app shows one study), in ``folder``."""
 
@@ -149,7 +140,7 @@ class RecoveryFolder:
             self._copied = study.image_sha256
         text = json.dumps({"format": _FORMAT, **_payload(study), "written_at": study.written_at.isoformat()},
                           ensure_ascii=False, default=str, indent=1)
-        _write_durably(self.draft_path, text)
+        write_text_durably(self.draft_path, text)
 
     def _copy_image(self, study: UnsavedStudy) -> None:
         images = self.folder / _IMAGE_DIR
