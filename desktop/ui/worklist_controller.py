@@ -251,7 +251,7 @@ class WorklistController(QObject):
     def _read_later(self) -> None:
         # Through the event loop: pending clicks and repaints go first, and a runner that
         # answers at once (tests) does not nest one read inside the last.
-        QTimer.singleShot(0, self._read_next)
+        QTimer.singleShot(0, self, self._read_next)
 
 
 def worklist_dock(window: QMainWindow, worklist: WorklistController) -> QDockWidget:
