@@ -18,8 +18,10 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QLabel,
     QSplitter,
     QTableWidget,
@@ -34,6 +36,7 @@ from desktop.core.records import RecordError, StudyQuery, StudyRecord
 from desktop.core.records.image_archive import load_archived_image
 from desktop.ui.formatting import study_type_name
 from desktop.ui.image_view import ImageView
+from desktop.ui.linked_views import LinkedViews, joints_frame
 from desktop.ui.results_panel import MessageBanner
 from desktop.ui.study_comparison import ComparedFinding, compare_findings, in_time_order, result_text
 from desktop.ui.tables import read_only_table
@@ -136,6 +139,13 @@ class CompareDialog(QDialog):
         images = QSplitter()
         for pane in self.panes:
             images.addWidget(pane)
+        joints = [joints_frame(pane.record.knee_joints) for pane in self.panes]
+        # Knee films are linked through their joints: the same knee lines up however each was framed.
+        frames = (joints[0], joints[1]) if joints[0] is not None and joints[1] is not None else None
+        self.link = LinkedViews(*(pane.view for pane in self.panes), frames=frames, parent=self)
+        self.link_check = QCheckBox("Move both images together (zoom, pan, window)")
+        self.link_check.setChecked(True)
+        self.link_check.toggled.connect(self.link.set_enabled)
         self.findings = compare_findings(self.earlier, self.later)
         self.table = _findings_table(self.findings, self.earlier, self.later)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -151,7 +161,10 @@ class CompareDialog(QDialog):
         for button in (self.pdf_button, self.print_button):
             button.setVisible(output is not None)
         layout = QVBoxLayout(self)
-        layout.addWidget(summary)
+        heading = QHBoxLayout()
+        heading.addWidget(summary, 1)
+        heading.addWidget(self.link_check)
+        layout.addLayout(heading)
         layout.addWidget(self.banner)
         layout.addWidget(splitter, 1)
         layout.addWidget(buttons)

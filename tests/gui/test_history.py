@@ -187,6 +187,9 @@ def test_two_studies_compare_side_by_side_earlier_first_with_changes_marked(app,
     earlier_pane, later_pane = comparison.panes
     assert earlier_pane.view.has_image and later_pane.view.has_image and not later_pane.problem.isVisible()
     assert not later_pane.view.measuring_allowed
+    assert comparison.link_check.isChecked()  # zooming one film zooms the other to the same place
+    earlier_pane.view.zoom_in()
+    assert not later_pane.view.is_fitted
     [chest] = comparison.findings
     assert chest.changed and chest.later.result == "NORMAL"
     assert comparison.table.item(0, 4).text() == CHANGED and comparison.table.item(0, 3).text() == "NORMAL (80.0%)"
