@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.model_card import parse_card
-from desktop.inference.registry import file_sha256  # the app checks cards with this very hash
+from desktop.core.files import file_sha256  # the app checks cards with this very hash
 
 __all__ = ["build_image_card", "file_sha256", "load_template", "preprocessing_dict"]
 

@@ -24,7 +24,6 @@ from desktop.core.records.recovery import RecoveryFolder
 from desktop.ui.controller import StudyController
 from desktop.ui.main_window import MainWindow
 from desktop.ui.patient_dock import build_patient_dock
-from desktop.ui.worklist_controller import WorklistController
 from desktop.ui.patient_link import PatientLink
 from desktop.ui.patient_lookup import PatientLookup
 from desktop.ui.prompts import Prompts
@@ -33,6 +32,7 @@ from desktop.ui.records_controller import RecordsController
 from desktop.ui.report.fonts import apply_fallback_families, register_bundled_fonts
 from desktop.ui.task_runner import Runner, TaskRunner
 from desktop.ui.unsaved_keeper import UnsavedWorkKeeper, offer_unsaved_work
+from desktop.ui.worklist_controller import WorklistController
 
 __all__ = ["XRayDeskApp", "app_icon", "build_app", "create_application", "risk_from_dict", "run_gui"]
 

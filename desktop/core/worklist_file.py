@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from desktop.core.durable import write_text_durably
+from desktop.core.files import write_text_durably
 from desktop.core.worklist import EntryState, Findings, Worklist, WorklistEntry
 
 __all__ = ["NOT_FOUND", "load_worklist", "save_worklist"]

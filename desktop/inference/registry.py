@@ -8,22 +8,21 @@ app from starting with the others.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from desktop import paths
+from desktop.core.files import file_sha256
 from desktop.core.model_card import CardError, ModelCard, load_card
 from desktop.inference.session import ModelLoadError, ModelSession
 
-__all__ = ["LoadedModel", "ModelRegistry", "UnavailableModel", "file_sha256"]
+__all__ = ["LoadedModel", "ModelRegistry", "UnavailableModel"]
 
 log = logging.getLogger(__name__)
 
 CARD_FILE = "model.json"
 MODEL_FILE = "model.onnx"
-_HASH_CHUNK = 1 << 20  # stream in 1 MiB chunks: shipped models can be tens of MB
 
 
 @dataclass(frozen=True)
@@ -50,15 +49,6 @@ class UnavailableModel:
     model_id: str
     folder: Path
     reason: str
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks so large models never sit in memory twice."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _load_folder(folder: Path, *, threads: int | None) -> LoadedModel | UnavailableModel | None:

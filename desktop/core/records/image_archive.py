@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from desktop.core.files import file_sha256
 from desktop.core.imaging import XRayImage, load_image
 from desktop.core.records.values import RecordError
 
@@ -117,11 +118,7 @@ class ImageArchive:
         path = self.absolute(relative)
         if not path.is_file():
             return False
-        digest = hashlib.sha256()
-        with open(path, "rb") as reader:
-            while chunk := reader.read(_CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest() == sha256.lower()
+        return file_sha256(path) == sha256.lower()
 
     def remove(self, relative: str) -> None:
         try:

@@ -12,7 +12,6 @@ Qt-free: the records controller says what the unsaved study is, this module only
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from desktop.core.durable import write_text_durably
+from desktop.core.files import file_sha256, write_text_durably
 from desktop.core.measurement import Measurement, measurements_from_json
 
 __all__ = ["RecoveryFolder", "UnsavedStudy"]
@@ -94,17 +93,9 @@ def _study_from(data: Mapping[str, Any]) -> UnsavedStudy:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _if_unchanged(path: Path, sha256: str) -> Path | None:
     try:
-        return path if path.is_file() and _sha256(path) == sha256 else None
+        return path if path.is_file() and file_sha256(path) == sha256 else None
     except OSError:
         return None
 
@@ -149,7 +140,7 @@ class RecoveryFolder:
         target = images / study.original_file_name
         try:
             shutil.copyfile(study.source_path, target)
-            if _sha256(target) == study.image_sha256:
+            if file_sha256(target) == study.image_sha256:
                 return
             log.warning("recovery: %s changed since it was opened; no copy kept", study.source_path)
         except OSError as exc:
