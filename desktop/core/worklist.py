@@ -31,6 +31,8 @@ MAX_LOOKED_AT = 20_000  # files examined in dropped folders before giving up
 
 
 class EntryState(enum.Enum):
+    """Where a file stands; the values are what the list and its CSV show."""
+
     WAITING = "waiting"
     READ = "read"  # the models read it in the background; not opened yet
     OPENED = "opened"

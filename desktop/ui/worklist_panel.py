@@ -13,13 +13,6 @@ from desktop.ui.tables import read_only_table
 
 __all__ = ["WorklistPanel"]
 
-_STATE_TEXT = {
-    EntryState.WAITING: "waiting",
-    EntryState.READ: "read",
-    EntryState.OPENED: "opened",
-    EntryState.SAVED: "saved",
-    EntryState.FAILED: "unreadable",
-}
 # The same amber the warnings banner uses for "look here"; dark enough to read as text.
 _FLAG_COLOUR = QColor("#9a5b00")
 _FAILED_COLOUR = QColor("#a01818")
@@ -45,7 +38,7 @@ class WorklistPanel(QWidget):
         # Sized when rows come and go, not re-measured on every change (see _set_cell).
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # long ones end in "…"; the tooltip has all
-        widest_state = max(self.table.fontMetrics().horizontalAdvance(t) for t in _STATE_TEXT.values())
+        widest_state = max(self.table.fontMetrics().horizontalAdvance(state.value) for state in EntryState)
         self.table.setColumnWidth(2, widest_state + 16)
         self.table.setSelectionMode(self.table.SelectionMode.SingleSelection)
         self.table.setWordWrap(False)
@@ -137,7 +130,7 @@ class WorklistPanel(QWidget):
             self._set_cell(row, 0, entry.name, str(entry.path))
             self._set_cell(row, 1, entry.problem or entry.findings.line, entry.problem or entry.findings.detail, colour=colour,
                            bold=entry.findings.flagged and not failed)
-            self._set_cell(row, 2, _STATE_TEXT[entry.state], "", colour=_FAILED_COLOUR if failed else None)
+            self._set_cell(row, 2, entry.state.value, "", colour=_FAILED_COLOUR if failed else None)
         if added:
             self.table.resizeColumnToContents(0)
         if worklist.current is not None:
