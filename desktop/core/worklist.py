@@ -240,6 +240,13 @@ class Worklist:
         self._entries.clear()
         self._current = None
 
+    def put_flagged_first(self) -> None:
+        """Triage: files with a positive finding move to the top, each group keeping its order;
+        the open file stays the open one."""
+        open_entry = self._entries[self._current] if self._current is not None else None
+        self._entries.sort(key=lambda e: not e.findings.flagged)  # stable: the order within each group stays
+        self._current = next(i for i, e in enumerate(self._entries) if e is open_entry) if open_entry else None
+
 
 WORKLIST_CSV_COLUMNS = ["file", "folder", "status", "positive finding", "findings", "problem"]
 

@@ -75,6 +75,7 @@ class WorklistController(QObject):
         self.panel.remove_requested.connect(self.remove)
         self.panel.clear_requested.connect(self.clear)
         self.panel.export_requested.connect(self.export_csv)
+        self.panel.triage_requested.connect(self.put_flagged_first)
         self.changed.connect(self._refresh)
 
     def _refresh(self) -> None:
@@ -166,6 +167,12 @@ class WorklistController(QObject):
     def clear(self) -> None:
         self.worklist.clear()
         self.changed.emit()
+
+    def put_flagged_first(self) -> None:
+        self.worklist.put_flagged_first()
+        self.changed.emit()
+        flagged = sum(e.findings.flagged for e in self.worklist.entries)
+        self.message.emit(f"{flagged} file{'s' if flagged != 1 else ''} with a positive finding at the top of the worklist.")
 
     def export_csv(self, path: str | None = None) -> Path | None:
         """Export List…: the rows with their findings as a CSV, where the user chooses."""

@@ -26,6 +26,7 @@ class WorklistPanel(QWidget):
     remove_requested = Signal(int)
     clear_requested = Signal()
     export_requested = Signal()
+    triage_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,6 +54,9 @@ class WorklistPanel(QWidget):
         self.remove_button = QPushButton("Remove")
         self.clear_button = QPushButton("Clear")
         self.export_button = QPushButton("Export List\u2026")
+        self.triage_button = QPushButton("Positive First")
+        self.triage_button.clicked.connect(self.triage_requested)
+        self.triage_button.setToolTip("Move the files with a positive finding to the top (each group keeps its order)")
         self.export_button.clicked.connect(self.export_requested)
         self.export_button.setToolTip("Save the list with its findings as a CSV file (a triage log)")
         self.previous_button.clicked.connect(self._previous_clicked)
@@ -69,6 +73,7 @@ class WorklistPanel(QWidget):
             steps.addWidget(button)
         edits = QHBoxLayout()
         edits.addWidget(self.export_button)
+        edits.addWidget(self.triage_button)
         edits.addStretch(1)
         edits.addWidget(self.remove_button)
         edits.addWidget(self.clear_button)
@@ -142,7 +147,7 @@ class WorklistPanel(QWidget):
         has_rows = bool(entries)
         self.previous_button.setEnabled(worklist.next_index(-1) is not None and worklist.current is not None)
         self.next_button.setEnabled(worklist.next_index(1) is not None)
-        for button in (self.open_button, self.remove_button, self.clear_button, self.export_button):
+        for button in (self.open_button, self.remove_button, self.clear_button, self.export_button, self.triage_button):
             button.setEnabled(has_rows)
 
 

@@ -49,6 +49,16 @@ def test_dropping_several_files_and_a_folder_queues_them_opens_the_first_and_rea
     assert panel.table.item(1, 1).toolTip().startswith("Tiny chest test model: PNEUMONIA")
     assert panel.selected_row() == 0
     assert "file 1 of 3: 0 saved, 2 with a positive finding" in panel.summary.text()
+    plain_image(folder / "c_plain.png")
+    positive_image(folder / "d_positive.png")
+    app.window.worklist.take_files([folder])  # the same folder again: only the new files are added
+    qtbot.waitUntil(lambda: worklist.next_to_read() is None)
+    panel.triage_button.click()
+    assert [e.name for e in worklist.entries] == ["first.png", "a_positive.png", "d_positive.png", "b_plain.png",
+                                                  "c_plain.png"]
+    assert panel.table.item(2, 0).text() == "d_positive.png" and panel.table.item(2, 1).font().bold()
+    assert Path(app.controller.image.source_path).name == "c_plain.png"  # the first new file opened
+    assert panel.selected_row() == 4
 
 
 def test_next_and_previous_step_through_the_list_and_say_when_at_an_end(app, qtbot, tmp_path: Path) -> None:

@@ -121,3 +121,14 @@ def test_stepping_passes_over_unreadable_files(tmp_path: Path) -> None:
     worklist.failed(2, "damaged")
     assert worklist.next_index(1) == 3
     assert worklist.next_index(-1) is None  # only an unreadable file before it
+
+
+def test_positive_first_keeps_each_groups_order_and_the_open_file(tmp_path: Path) -> None:
+    worklist = Worklist()
+    worklist.add([tmp_path / f"{n}.png" for n in range(5)])
+    for index in (1, 3):
+        worklist.set_findings(index, Findings("PNEUMONIA 90%", flagged=True), opened=False)
+    worklist.opened(tmp_path / "2.png")
+    worklist.put_flagged_first()
+    assert [e.name for e in worklist.entries] == ["1.png", "3.png", "0.png", "2.png", "4.png"]
+    assert worklist.entries[worklist.current].name == "2.png"
