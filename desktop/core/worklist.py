@@ -55,6 +55,7 @@ class WorklistEntry:
     state: EntryState = EntryState.WAITING
     findings: Findings = Findings()
     problem: str = ""  # why it could not be read
+    study_key: int | None = None  # the study it was saved as
 
     @property
     def name(self) -> str:
@@ -223,11 +224,18 @@ class Worklist:
         entry = self._entries[index]
         entry.state, entry.problem = EntryState.FAILED, problem
 
-    def saved_current(self) -> int | None:
-        """The open study was saved; returns the index marked (None: not on the list)."""
+    def saved_current(self, study_key: int | None = None) -> int | None:
+        """The open study was saved (as ``study_key`` in the records); returns the index marked
+        (None: the open image is not on the list)."""
         if self._current is not None:
-            self._entries[self._current].state = EntryState.SAVED
+            entry = self._entries[self._current]
+            entry.state = EntryState.SAVED
+            entry.study_key = study_key if study_key is not None else entry.study_key
         return self._current
+
+    def saved_studies(self) -> list[int]:
+        """The records keys of the files saved from this list, in list order."""
+        return [e.study_key for e in self._entries if e.state is EntryState.SAVED and e.study_key is not None]
 
     def remove(self, index: int) -> None:
         del self._entries[index]

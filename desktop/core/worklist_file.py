@@ -26,7 +26,8 @@ NOT_FOUND = "not found: moved, deleted, or on a drive that is not plugged in"
 
 def _entry_dict(entry: WorklistEntry) -> dict[str, Any]:
     return {"path": str(entry.path), "state": entry.state.value, "line": entry.findings.line,
-            "detail": entry.findings.detail, "flagged": entry.findings.flagged, "problem": entry.problem}
+            "detail": entry.findings.detail, "flagged": entry.findings.flagged, "problem": entry.problem,
+            "study_key": entry.study_key}
 
 
 def save_worklist(path: Path, worklist: Worklist) -> None:
@@ -60,7 +61,9 @@ def load_worklist(path: Path) -> Worklist:
 def _entry_from(item: dict[str, Any]) -> WorklistEntry:
     path = Path(item["path"])
     findings = Findings(str(item.get("line") or ""), str(item.get("detail") or ""), bool(item.get("flagged")))
-    entry = WorklistEntry(path, EntryState(item["state"]), findings, str(item.get("problem") or ""))
+    key = item.get("study_key")
+    entry = WorklistEntry(path, EntryState(item["state"]), findings, str(item.get("problem") or ""),
+                          int(key) if key is not None else None)
     if not path.exists():
         entry.state, entry.problem = EntryState.FAILED, NOT_FOUND
     return entry

@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
         records.message.connect(self.status.show_message)
         records.dirty_changed.connect(self.setWindowModified)
         records.restored.connect(self._study_restored)
-        records.saved.connect(self.worklist.study_saved)
+        self.worklist.attach_records(records)
 
     # ----------------------------------------------------------------- slots
     def show_history(self) -> HistoryDialog | None:

@@ -43,6 +43,10 @@ def save_path(parent: QWidget | None, caption: str, suggested: str, file_filter:
     return path
 
 
+def choose_folder(parent: QWidget | None, caption: str, start: str) -> str:
+    return QFileDialog.getExistingDirectory(parent, caption, start)
+
+
 def print_setup(parent: QWidget | None, printer: QPrinter) -> bool:
     from PySide6.QtPrintSupport import QPrintDialog
 
@@ -66,5 +70,6 @@ class Prompts:
     ask_unsaved: Callable[[QWidget | None], str] = ask_unsaved  # UNSAVED_SAVE / _DISCARD / _CANCEL
     confirm: Callable[[QWidget | None, str, str], bool] = confirm
     save_path: Callable[[QWidget | None, str, str, str], str] = save_path  # '' when cancelled
+    choose_folder: Callable[[QWidget | None, str, str], str] = choose_folder  # '' when cancelled
     print_setup: Callable[[QWidget | None, QPrinter], bool] = print_setup
     real_length_mm: Callable[[QWidget | None], float | None] = real_length_mm

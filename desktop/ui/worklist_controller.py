@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow
 from desktop.core.records import RecordError
 from desktop.core.worklist import MAX_QUEUED, EntryState, Worklist, export_worklist_csv, files_to_queue, findings_of
 from desktop.core.worklist_file import load_worklist, save_worklist
+from desktop.ui.batch_reports import BatchResult, write_reports
 from desktop.ui.controller import describe_error
 from desktop.ui.prompts import Prompts
 from desktop.ui.worklist_panel import WorklistPanel
@@ -32,7 +33,9 @@ from desktop.ui.worklist_panel import WorklistPanel
 if TYPE_CHECKING:
     from desktop.core.body_part import GuardedAnalysis
     from desktop.core.imaging import XRayImage
+    from desktop.core.records import StudyRecord
     from desktop.ui.controller import AnalysisOutcome, StudyController
+    from desktop.ui.records_controller import RecordsController
 
 __all__ = ["WorklistController", "worklist_dock"]
 
@@ -76,6 +79,8 @@ class WorklistController(QObject):
         self.panel.clear_requested.connect(self.clear)
         self.panel.export_requested.connect(self.export_csv)
         self.panel.triage_requested.connect(self.put_flagged_first)
+        self.panel.reports_requested.connect(self.save_reports)
+        self._records: RecordsController | None = None
         self.changed.connect(self._refresh)
 
     def _refresh(self) -> None:
@@ -189,8 +194,27 @@ class WorklistController(QObject):
         self.message.emit(f"Worklist of {count} file{'s' if count != 1 else ''} exported to {path}.")
         return Path(path)
 
-    def study_saved(self, _record: Any = None) -> None:
-        if self.worklist.saved_current() is not None:
+    def attach_records(self, records: RecordsController) -> None:
+        """Saving marks the open file's row; the saved studies' reports can then be written together."""
+        self._records = records
+        records.saved.connect(self.study_saved)
+
+    def save_reports(self, folder: str | None = None) -> BatchResult | None:
+        """Save Reports…: the report of every study saved from the list, as PDFs in one folder."""
+        records, keys = self._records, self.worklist.saved_studies()
+        if records is None or records.store is None or not keys:
+            self.message.emit("No study from this worklist is saved yet: save a study (Ctrl+S), then save its report.")
+            return None
+        if folder is None:
+            folder = self._prompts.choose_folder(self.panel, "Save the reports of the saved files into", str(Path.home()))
+        if not folder:
+            return None
+        result = write_reports(records.store, keys, Path(folder), clinic=records.clinic(), parent=self.panel)
+        self.message.emit(result.summary(Path(folder)))
+        return result
+
+    def study_saved(self, record: StudyRecord) -> None:
+        if self.worklist.saved_current(record.key) is not None:
             self.changed.emit()
             later = self.worklist.next_index(1)
             if later is not None:

@@ -27,6 +27,7 @@ class WorklistPanel(QWidget):
     clear_requested = Signal()
     export_requested = Signal()
     triage_requested = Signal()
+    reports_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +55,9 @@ class WorklistPanel(QWidget):
         self.remove_button = QPushButton("Remove")
         self.clear_button = QPushButton("Clear")
         self.export_button = QPushButton("Export List\u2026")
+        self.reports_button = QPushButton("Save Reports\u2026")
+        self.reports_button.clicked.connect(self.reports_requested)
+        self.reports_button.setToolTip("Write the report of every file saved from this list as a PDF into one folder")
         self.triage_button = QPushButton("Positive First")
         self.triage_button.clicked.connect(self.triage_requested)
         self.triage_button.setToolTip("Move the files with a positive finding to the top (each group keeps its order)")
@@ -73,6 +77,7 @@ class WorklistPanel(QWidget):
             steps.addWidget(button)
         edits = QHBoxLayout()
         edits.addWidget(self.export_button)
+        edits.addWidget(self.reports_button)
         edits.addWidget(self.triage_button)
         edits.addStretch(1)
         edits.addWidget(self.remove_button)
@@ -149,6 +154,7 @@ class WorklistPanel(QWidget):
         self.next_button.setEnabled(worklist.next_index(1) is not None)
         for button in (self.open_button, self.remove_button, self.clear_button, self.export_button, self.triage_button):
             button.setEnabled(has_rows)
+        self.reports_button.setEnabled(bool(worklist.saved_studies()))
 
 
 def _summary(worklist: Worklist) -> str:

@@ -182,3 +182,26 @@ def test_the_list_is_kept_for_the_next_session_with_missing_files_marked(app, qt
     again.window.worklist.clear()
     again.window.worklist.keep_now()
     assert not kept.exists()
+
+
+def test_save_reports_writes_the_pdf_of_every_study_saved_from_the_list(app, script: ScriptedPrompts, qtbot,
+                                                                         tmp_path: Path) -> None:
+    worklist = app.window.worklist
+    worklist.set_read_ahead(False)
+    worklist.take_files([positive_image(tmp_path / "a.png"), plain_image(tmp_path / "b.png"), plain_image(tmp_path / "c.png")])
+    assert not worklist.panel.reports_button.isEnabled()  # nothing saved yet
+    first = app.records.save()
+    app.window.actions.next_in_worklist.trigger()
+    second = app.records.save()
+    assert worklist.panel.reports_button.isEnabled()
+    folder = tmp_path / "for the referring doctors"
+    folder.mkdir()
+    script.folders.append(str(folder))
+    with qtbot.waitSignal(worklist.message, check_params_cb=lambda text: text.startswith("2 reports saved to")):
+        worklist.panel.reports_button.click()
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == sorted([f"{first.report_id}.pdf", f"{second.report_id}.pdf"])
+    assert all((folder / name).read_bytes().startswith(b"%PDF") for name in written)
+    app.store.delete_study(second.key)  # deleted from the records meanwhile: named, the other still written
+    result = worklist.save_reports(str(folder))
+    assert [p.name for p in result.written] == [f"{first.report_id}.pdf"] and len(result.problems) == 1

@@ -16,7 +16,8 @@ def test_the_list_reads_back_as_it_was_and_an_empty_list_removes_the_file(tmp_pa
     worklist.add(files)
     worklist.set_findings(0, Findings("PNEUMONIA 93%", "Chest: PNEUMONIA 93%", flagged=True), opened=False)
     worklist.opened(files[1])
-    worklist.saved_current()
+    worklist.saved_current(study_key=42)
+    assert worklist.saved_studies() == [42]
     kept = tmp_path / "data" / "worklist.json"
     save_worklist(kept, worklist)
     back = load_worklist(kept)
@@ -24,6 +25,7 @@ def test_the_list_reads_back_as_it_was_and_an_empty_list_removes_the_file(tmp_pa
                                                           (files[2], EntryState.FAILED)]
     assert back.entries[0].findings == Findings("PNEUMONIA 93%", "Chest: PNEUMONIA 93%", flagged=True)
     assert back.entries[2].problem == NOT_FOUND and back.current is None
+    assert back.saved_studies() == [42]
     save_worklist(kept, Worklist())
     assert not kept.exists() and len(load_worklist(kept)) == 0
 
