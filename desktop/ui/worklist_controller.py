@@ -69,6 +69,7 @@ class WorklistController(QObject):
         self._service = service
         self._reading: Path | None = None  # the file being read ahead
         self._read_ahead = True
+        self._records: RecordsController | None = None  # attach_records: saving and reports
         study.image_loaded.connect(self._image_loaded)
         study.analysis_finished.connect(self._analysis_finished)
         study.file_failed.connect(self._file_failed)
@@ -80,7 +81,6 @@ class WorklistController(QObject):
         self.panel.export_requested.connect(self.export_csv)
         self.panel.triage_requested.connect(self.put_flagged_first)
         self.panel.reports_requested.connect(self.save_reports)
-        self._records: RecordsController | None = None
         self.changed.connect(self._refresh)
 
     def _refresh(self) -> None:
