@@ -17,7 +17,6 @@ zipping may take minutes: :func:`prepare_backup` on that thread, :func:`write_ba
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sqlite3
@@ -26,14 +25,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.core.files import stream_sha256
 from desktop.core.records.sqlite_store import DATABASE_NAME
 from desktop.core.records.store import RecordStore
 from desktop.core.records.values import RecordError
 
 __all__ = ["BackupPlan", "BackupSummary", "prepare_backup", "write_backup"]
-
-_CHUNK = 1 << 20
-
 
 @dataclass(frozen=True)
 class BackupPlan:
@@ -73,13 +70,6 @@ def prepare_backup(store: RecordStore) -> BackupPlan:
     return BackupPlan(workdir=workdir, database_copy=database_copy, root=store.root, images=images, studies=int(studies))
 
 
-def _sha256(handle) -> str:  # noqa: ANN001 - a binary file object
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: handle.read(_CHUNK), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verify(zip_path: Path, plan: BackupPlan) -> None:
     """Read the written zip back: database intact with every study, every image unchanged."""
     with zipfile.ZipFile(zip_path) as archive:
@@ -91,7 +81,7 @@ def _verify(zip_path: Path, plan: BackupPlan) -> None:
             shutil.copyfileobj(source, target)
         for relative, sha256 in plan.images:
             with archive.open(relative) as image:
-                if _sha256(image) != sha256:
+                if stream_sha256(image) != sha256:
                     raise RecordError(f"the backup's copy of {relative} differs from the study's image")
     db = sqlite3.connect(check)
     try:

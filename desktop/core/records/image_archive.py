@@ -9,14 +9,13 @@ and removed by :meth:`ImageArchive.remove_orphans` when the store next opens.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from desktop.core.files import file_sha256
+from desktop.core.files import copy_verified, file_sha256
 from desktop.core.imaging import XRayImage, load_image
 from desktop.core.records.values import RecordError
 
@@ -91,25 +90,16 @@ class ImageArchive:
             os.utime(target)
             return relative
         self.folder.mkdir(parents=True, exist_ok=True)
+        # The temporary name ends in _TEMP_SUFFIX so an interrupted copy is swept as an orphan.
         temp = target.with_name(f"{target.name}.{os.getpid()}{_TEMP_SUFFIX}")
-        digest = hashlib.sha256()
         try:
-            with open(source, "rb") as reader, open(temp, "wb") as writer:
-                while chunk := reader.read(_CHUNK):
-                    digest.update(chunk)
-                    writer.write(chunk)
-                writer.flush()
-                os.fsync(writer.fileno())
-            if digest.hexdigest() != sha256.lower():
-                raise RecordError(
-                    f"'{source.name}' changed on disk after it was opened; open it again before saving."
-                )
-            os.replace(temp, target)
-            _fsync_dir(self.folder)
+            copied = copy_verified(source, target, sha256, temporary=temp)
+            if copied:
+                _fsync_dir(self.folder)
         except OSError as exc:
             raise RecordError(f"Could not copy '{source.name}' into the records folder: {exc.strerror or exc}.") from exc
-        finally:
-            temp.unlink(missing_ok=True)
+        if not copied:
+            raise RecordError(f"'{source.name}' changed on disk after it was opened; open it again before saving.")
         log.debug("archived %s as %s", source, relative)
         return relative
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from desktop.core.files import file_sha256, write_text_durably
+from desktop.core.files import copy_verified, file_sha256, write_text_durably
 from desktop.core.measurement import Measurement, measurements_from_json
 
 __all__ = ["RecoveryFolder", "UnsavedStudy"]
@@ -137,15 +137,11 @@ class RecoveryFolder:
         images = self.folder / _IMAGE_DIR
         shutil.rmtree(images, ignore_errors=True)  # the last study's copy
         images.mkdir(parents=True)
-        target = images / study.original_file_name
         try:
-            shutil.copyfile(study.source_path, target)
-            if file_sha256(target) == study.image_sha256:
-                return
-            log.warning("recovery: %s changed since it was opened; no copy kept", study.source_path)
+            if not copy_verified(Path(study.source_path), images / study.original_file_name, study.image_sha256):
+                log.warning("recovery: %s changed since it was opened; no copy kept", study.source_path)
         except OSError as exc:
             log.warning("recovery: could not copy %s: %s", study.source_path, exc)
-        target.unlink(missing_ok=True)
 
     def read(self) -> UnsavedStudy | None:
         """The unsaved study left by a session that did not close normally, or None.
