@@ -194,12 +194,12 @@ class RecordsController(QObject):
             return self._fail("Wait until the analysis has finished, then save.")
         notes = self._notes.values()
         patient = self._patient
-        same_image = self.record is not None and self.record.image_sha256 == image.sha256
+        stored = self._stored_version(image)
         draft = StudyDraft(
-            image_path=self.record.image_path if same_image else Path(image.source_path),
+            image_path=stored.image_path if stored else Path(image.source_path),
             image_sha256=image.sha256,
             image_format=image.format,
-            original_file_name=self.record.original_file_name if same_image else Path(image.source_path).name,
+            original_file_name=stored.original_file_name if stored else Path(image.source_path).name,
             body_part=outcome.body_part if outcome is not None else self._study.body_part,
             patient=patient.details() if patient is not None else self._draft_patient(),
             acquisition=Acquisition.from_image(image),
@@ -207,7 +207,7 @@ class RecordsController(QObject):
             patient_form=patient.form_values() if patient is not None else None,
             risk=patient.risk() if patient is not None else None,
             notes=notes.notes, impression=notes.impression, doctor_name=notes.doctor_name,
-            study_key=self.record.key if same_image else None,
+            study_key=stored.key if stored else None,
             patient_key=self.record.patient.key if self.record is not None else None,
             body_part_check=outcome.check if outcome is not None else None,
             warnings=outcome.warnings if outcome is not None else (),
@@ -224,6 +224,11 @@ class RecordsController(QObject):
         self.message.emit(f"Saved study {record.report_id} for {who}.")
         self.saved.emit(record)
         return record
+
+    def _stored_version(self, image: XRayImage) -> StudyRecord | None:
+        """The stored study of ``image``: saving again updates it (same archived file, same
+        name). None when the open image was never saved."""
+        return self.record if self.record is not None and self.record.image_sha256 == image.sha256 else None
 
     def _draft_patient(self) -> PatientDetails:
         """Without a patient form, a re-save keeps the stored identity."""
@@ -275,11 +280,11 @@ class RecordsController(QObject):
         if image is None or not self.is_dirty:
             return None
         notes, patient = self._notes.values(), self._patient
-        stored = self.record is not None and self.record.image_sha256 == image.sha256
+        stored = self._stored_version(image)
         return UnsavedStudy(
-            original_file_name=self.record.original_file_name if stored else Path(image.source_path).name,
+            original_file_name=stored.original_file_name if stored else Path(image.source_path).name,
             source_path=str(image.source_path), image_sha256=image.sha256, body_part=self._study.body_part,
-            study_key=self.record.key if stored else None,
+            study_key=stored.key if stored else None,
             notes=notes.notes, impression=notes.impression, doctor_name=notes.doctor_name,
             patient_form=patient.form_values() if patient is not None else None,
             risk=patient.risk() if patient is not None else None, measurements=self._measured(),
