@@ -25,6 +25,7 @@ __all__ = [
     "ROLES",
     "Preprocessing",
     "load_card",
+    "readable_label",
 ]
 
 # Study types the user picks from; every image model declares one of them.
@@ -43,6 +44,12 @@ REGIONS = ("knee_joint",)
 # for the film, so a bilateral film is positive when either knee is. "mean": the average over
 # joints, for a condition of the whole skeleton (osteoporosis) rather than of one joint.
 FILM_AGGREGATIONS = ("worst_joint", "mean")
+
+
+def readable_label(label: str, task: str | None) -> str:
+    """A class label as a clinician reads it: a bare "3" from a grading (ordinal) model is
+    "Grade 3"; every other label stays as the card names it."""
+    return f"Grade {label}" if task == "ordinal" and label.isdigit() else label
 
 
 class CardError(ValueError):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from desktop.core.imaging import SUPPORTED_SUFFIXES, is_dicom_file
 from desktop.core.joint_regions import side_label
+from desktop.core.model_card import ModelCard, readable_label
 from desktop.core.prediction import Prediction
 from desktop.core.records.export import write_csv
 
@@ -114,27 +115,28 @@ def _is_positive(prediction: Prediction) -> bool:
     return any(d.label == d.labels[1] for d in prediction.derived)
 
 
-def _answer(prediction: Prediction) -> str:
-    # Grade models label their classes "0".."4"; a bare digit in a list says nothing.
-    label = f"grade {prediction.label}" if prediction.label.isdigit() else prediction.label
+def _answer(prediction: Prediction, card: ModelCard | None) -> str:
+    label = readable_label(prediction.label, card.task if card is not None else None)
     return f"{label} {prediction.probability_of(prediction.label) * 100:.0f}%"
 
 
-def findings_of(predictions: Sequence[Prediction], *, skipped: bool = False, no_joint: bool = False) -> Findings:
-    """The models' answers for a list row, grouped by knee joint. ``skipped``: no model ran,
-    the image is not an X-ray; ``no_joint``: the knee models found no joint to read."""
+def findings_of(pairs: Sequence[tuple[Prediction, ModelCard | None]], *, skipped: bool = False,
+                no_joint: bool = False) -> Findings:
+    """The models' answers (each with its card) for a list row, grouped by knee joint.
+    ``skipped``: no model ran, the image is not an X-ray; ``no_joint``: the knee models found
+    no joint to read."""
     if skipped:
         return Findings("not an X-ray: no model was run")
-    if no_joint and not predictions:
+    if no_joint and not pairs:
         return Findings("no knee joint found")
     by_joint: dict[str | None, list[str]] = {}
-    for p in predictions:
-        by_joint.setdefault(p.region_side, []).append(_answer(p))
+    for p, card in pairs:
+        by_joint.setdefault(p.region_side, []).append(_answer(p, card))
     line = "; ".join(f"{side_label(side)}: {', '.join(answers)}" if side else ", ".join(answers)
                      for side, answers in by_joint.items())
-    detail = "\n".join(f"{p.model_name}{f' ({side_label(p.region_side)})' if p.region_side else ''}: {_answer(p)}"
-                       for p in predictions)
-    return Findings(line, detail, any(_is_positive(p) for p in predictions))
+    detail = "\n".join(f"{p.model_name}{f' ({side_label(p.region_side)})' if p.region_side else ''}: {_answer(p, card)}"
+                       for p, card in pairs)
+    return Findings(line, detail, any(_is_positive(p) for p, _card in pairs))
 
 
 def _key(path: Path) -> str:

@@ -274,7 +274,7 @@ class StudyController(QObject):
         outcome = AnalysisOutcome(
             image=image,
             body_part=part,
-            pairs=tuple((p, self._card_for(p.model_id)) for p in predictions),
+            pairs=tuple((p, self.card_for(p.model_id)) for p in predictions),
             unavailable=self.unavailable_models(),
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
             check=result.check if result is not None else None,
@@ -308,7 +308,8 @@ class StudyController(QObject):
         self.analysis_failed.emit(describe_error(exc, action="Analysis"))
 
     # ---------------------------------------------------------------- helpers
-    def _card_for(self, model_id: str) -> ModelCard | None:
+    def card_for(self, model_id: str) -> ModelCard | None:
+        """The installed model's card, or None when the registry does not know it."""
         try:
             return self._registry.get(model_id).card
         except Exception:  # noqa: BLE001 - a card only adds detail; the prediction still shows

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgres
 
 from desktop.core.familiarity import UNFAMILIAR_WARNING, unfamiliar_explanation
 from desktop.core.joint_regions import joint_heading
+from desktop.core.model_card import readable_label
 from desktop.ui.formatting import metric_lines, percent, study_type_name
 
 if TYPE_CHECKING:
@@ -62,10 +63,7 @@ def _label(text: str = "", *, name: str | None = None, wrap: bool = True, scale:
 
 
 def _readable(label: str, card: ModelCard | None) -> str:
-    """A label as a clinician reads it: a bare "3" from a grading model is "Grade 3"."""
-    if card is not None and card.task == "ordinal" and label.isdigit():
-        return f"Grade {label}"
-    return label
+    return readable_label(label, card.task if card is not None else None)
 
 
 class MessageBanner(QFrame):

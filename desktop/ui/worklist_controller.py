@@ -230,7 +230,7 @@ class WorklistController(QObject):
         index = self.worklist.index_of(outcome.image.source_path)
         if index is None or index != self.worklist.current:
             return
-        findings = findings_of(outcome.predictions, skipped=outcome.skipped, no_joint=outcome.no_joint_found)
+        findings = findings_of(outcome.pairs, skipped=outcome.skipped, no_joint=outcome.no_joint_found)
         self.worklist.set_findings(index, findings, opened=True)
         self.changed.emit()
 
@@ -265,8 +265,8 @@ class WorklistController(QObject):
         index = self.worklist.index_of(path)  # the list may have changed meanwhile
         if index is not None:
             no_joint = result.joints is not None and not result.joints
-            self.worklist.set_findings(index, findings_of(result.predictions, skipped=result.skipped, no_joint=no_joint),
-                                       opened=False)
+            pairs = tuple((p, self._study.card_for(p.model_id)) for p in result.predictions)
+            self.worklist.set_findings(index, findings_of(pairs, skipped=result.skipped, no_joint=no_joint), opened=False)
             self.changed.emit()
         self._read_later()
 

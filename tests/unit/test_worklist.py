@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from desktop.core.prediction import DerivedPrediction, Prediction
 from desktop.core.worklist import EntryState, Findings, Worklist, files_to_queue, findings_of
@@ -101,13 +102,15 @@ def test_findings_line_names_joints_grades_and_positive_answers() -> None:
     grade = _prediction("2", (0.1, 0.1, 0.6, 0.1, 0.1), ("0", "1", "2", "3", "4"), side="image_left", derived=(oa,))
     density = _prediction("normal", (0.87, 0.13), ("normal", "osteoporosis"), positive="osteoporosis", side="image_left")
     right = _prediction("0", (0.7, 0.2, 0.1, 0.0, 0.0), ("0", "1", "2", "3", "4"), side="image_right")
-    findings = findings_of([grade, density, right])
-    assert findings.line == "image left: grade 2 60%, normal 87%; image right: grade 0 70%"
-    assert findings.detail.splitlines() == ["M (image left): grade 2 60%", "M (image left): normal 87%",
-                                            "M (image right): grade 0 70%"]
+    ordinal, binary = SimpleNamespace(task="ordinal"), SimpleNamespace(task="binary")
+    findings = findings_of([(grade, ordinal), (density, binary), (right, ordinal)])
+    assert findings.line == "image left: Grade 2 60%, normal 87%; image right: Grade 0 70%"
+    assert findings.detail.splitlines() == ["M (image left): Grade 2 60%", "M (image left): normal 87%",
+                                            "M (image right): Grade 0 70%"]
     assert findings.flagged  # the derived OA answer is positive
+    assert findings_of([(grade, None)]).line == "image left: 2 60%"  # without its card, the label as it is
     normal = _prediction("NORMAL", (0.93, 0.07), ("NORMAL", "PNEUMONIA"), positive="PNEUMONIA")
-    assert (findings_of([normal]).line, findings_of([normal]).flagged) == ("NORMAL 93%", False)
+    assert (findings_of([(normal, binary)]).line, findings_of([(normal, binary)]).flagged) == ("NORMAL 93%", False)
     assert findings_of([], skipped=True) == Findings("not an X-ray: no model was run")
     assert findings_of([], no_joint=True) == Findings("no knee joint found")
 

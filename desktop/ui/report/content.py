@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from desktop.core.joint_regions import joint_heading, side_label
 from desktop.core.measurement import measurements_summary
+from desktop.core.model_card import readable_label
 from desktop.core.records.values import CardSummary, StoredPrediction, StudyRecord
 from desktop.ui.formatting import DISCLAIMER, percent, study_type_name
 
@@ -85,8 +86,7 @@ class ReportContent:
 
 
 def _readable(label: str, card: CardSummary | None) -> str:
-    """A clinician reads an ordinal class "3" as "Grade 3"."""
-    return f"Grade {label}" if card is not None and card.task == "ordinal" and label.isdigit() else label
+    return readable_label(label, card.task if card is not None else None)
 
 
 def _test_figures(metrics: Mapping[str, Any]) -> Mapping[str, Any] | None:
