@@ -44,7 +44,7 @@ class UnsavedWorkKeeper(QObject):
         self._timer.setInterval(delay_ms)
         self._timer.timeout.connect(self.keep_now)
         records.edited.connect(self._timer.start)
-        records.saved.connect(self._saved)
+        records.saved.connect(lambda _record: self.forget())
 
     def keep_now(self) -> None:
         """Write the unsaved work now if it changed since last written; remove it when none is left."""
@@ -64,13 +64,9 @@ class UnsavedWorkKeeper(QObject):
                 self._warned = True
                 self._records.message.emit(f"Unsaved work cannot be kept aside ({exc.strerror or exc}); save the study often.")
 
-    def _saved(self, _record: object) -> None:
-        self._timer.stop()
-        self._kept = None
-        self.folder.clear()
-
-    def closed_normally(self) -> None:
-        """The window closed after the unsaved-study question: the work was saved or let go."""
+    def forget(self) -> None:
+        """Nothing is left to recover: the study was saved, or the window closed after the
+        unsaved-study question (the work was saved or let go)."""
         self._timer.stop()
         self._kept = None
         self.folder.clear()

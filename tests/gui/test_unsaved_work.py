@@ -95,7 +95,7 @@ def test_nothing_is_kept_without_unsaved_work_and_a_normal_close_clears(app, tmp
     _work(app)
     app.keeper.keep_now()
     assert app.keeper.folder.read() is not None
-    app.keeper.closed_normally()
+    app.keeper.forget()
     assert app.keeper.folder.read() is None
 
 
