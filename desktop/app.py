@@ -144,7 +144,8 @@ def build_app(
     worklist.restore()
     if store is not None:
         PatientLookup(store, patient_dock.widget().form, parent=window)
-    keeper = UnsavedWorkKeeper(records, RecoveryFolder(paths.user_data_dir() / "recovery")) if store is not None else None
+    keeper = (UnsavedWorkKeeper(records, RecoveryFolder(paths.user_data_dir() / "recovery"), parent=window)
+              if store is not None else None)  # dies with the window: its timer reads the window's fields
     return XRayDeskApp(window, controller, registry, service, runner, recent, settings, records, store, keeper)
 
 

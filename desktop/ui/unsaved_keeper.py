@@ -44,7 +44,7 @@ class UnsavedWorkKeeper(QObject):
         self._timer.setInterval(delay_ms)
         self._timer.timeout.connect(self.keep_now)
         records.edited.connect(self._timer.start)
-        records.saved.connect(lambda _record: self.forget())
+        records.saved.connect(self.forget)
 
     def keep_now(self) -> None:
         """Write the unsaved work now if it changed since last written; remove it when none is left."""
@@ -64,9 +64,9 @@ class UnsavedWorkKeeper(QObject):
                 self._warned = True
                 self._records.message.emit(f"Unsaved work cannot be kept aside ({exc.strerror or exc}); save the study often.")
 
-    def forget(self) -> None:
-        """Nothing is left to recover: the study was saved, or the window closed after the
-        unsaved-study question (the work was saved or let go)."""
+    def forget(self, _saved_record: object = None) -> None:
+        """Nothing is left to recover: the study was saved (``saved`` passes its record), or the
+        window closed after the unsaved-study question (the work was saved or let go)."""
         self._timer.stop()
         self._kept = None
         self.folder.clear()
