@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 
 from desktop.core.records import RecordError
 from desktop.core.records.backup import BackupSummary, prepare_backup, write_backup
+from desktop.ui.formatting import counted
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
@@ -24,12 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["back_up_records", "backup_done_text"]
 
 
-def _studies(count: int) -> str:
-    return f"{count} stud{'y' if count == 1 else 'ies'}"
-
-
 def backup_done_text(summary: BackupSummary) -> str:
-    return (f"Backup of {_studies(summary.studies)} ({summary.images} image{'' if summary.images == 1 else 's'}, "
+    return (f"Backup of {counted(summary.studies, 'study', 'studies')} ({counted(summary.images, 'image')}, "
             f"{summary.size_bytes / 1e6:.1f} MB) written to {summary.path} and checked.")
 
 
@@ -46,7 +43,7 @@ def back_up_records(store: RecordStore, *, prompts: Prompts, runner: Runner, par
     except RecordError as exc:
         error(str(exc))
         return False
-    message(f"Backing up {_studies(plan.studies)} to {target.name}\u2026 (you can keep working)")
+    message(f"Backing up {counted(plan.studies, 'study', 'studies')} to {target.name}\u2026 (you can keep working)")
     runner.submit(lambda: write_backup(plan, target), on_result=lambda summary: message(backup_done_text(summary)),
                   on_error=lambda exc: error(str(exc)))
     return True

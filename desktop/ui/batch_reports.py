@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 from desktop.core.imaging import ImageLoadError
 from desktop.core.records import RecordError
 from desktop.core.records.image_archive import load_archived_image
+from desktop.ui.formatting import counted
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,7 +40,7 @@ class BatchResult:
     cancelled: bool = False
 
     def summary(self, folder: Path) -> str:
-        text = f"{len(self.written)} report{'s' if len(self.written) != 1 else ''} saved to {folder}"
+        text = f"{counted(len(self.written), 'report')} saved to {folder}"
         if self.cancelled:
             text += " before the run was stopped"
         if self.problems:

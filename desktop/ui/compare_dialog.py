@@ -34,7 +34,7 @@ from desktop.core.imaging import ImageLoadError
 from desktop.core.measurement import measurements_summary
 from desktop.core.records import RecordError, StudyQuery, StudyRecord
 from desktop.core.records.image_archive import load_archived_image
-from desktop.ui.formatting import study_type_name
+from desktop.ui.formatting import counted, study_type_name
 from desktop.ui.image_view import ImageView
 from desktop.ui.linked_views import LinkedViews, joints_frame
 from desktop.ui.results_panel import MessageBanner
@@ -130,7 +130,7 @@ class CompareDialog(QDialog):
         self.setWindowTitle(f"Compare studies \u2014 {who}")
         self.resize(1280, 860)
         days = (self.later.created_at.date() - self.earlier.created_at.date()).days
-        summary = QLabel(f"<b>{html.escape(who)}</b> \u00b7 {days} day{'s' if days != 1 else ''} between the studies")
+        summary = QLabel(f"<b>{html.escape(who)}</b> \u00b7 {counted(days, 'day')} between the studies")
         self.banner = MessageBanner(self)
         if self.earlier.patient.key != self.later.patient.key:
             self.banner.show_message(f"These studies belong to different patients ({self.earlier.patient.display_name}"
@@ -201,7 +201,7 @@ class CompareDialog(QDialog):
             self.banner.show_message(f"The comparison could not be printed: {exc}")
             return False
         if pages is not None:
-            self.banner.show_message(f"Comparison sent to the printer ({pages} page{'s' if pages != 1 else ''}).", kind="info")
+            self.banner.show_message(f"Comparison sent to the printer ({counted(pages, 'page')}).", kind="info")
         return pages is not None
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = [
     "STUDY_TYPES",
     "DISCLAIMER",
+    "counted",
     "image_info_rows",
     "metric_lines",
     "percent",
@@ -61,6 +62,11 @@ _SKIP = {"n", "class_counts", "confusion_matrix", "per_class_recall", "name", "l
 def study_type_name(body_part: str) -> str:
     """'other_bone' -> 'Other bone'."""
     return dict(STUDY_TYPES).get(body_part, body_part.replace("_", " ").capitalize())
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """"1 file", "3 files", "2 studies" (``plural`` for nouns that do not just take an s)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def percent(probability: float, *, decimals: int = 1) -> str:

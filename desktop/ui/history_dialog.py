@@ -37,7 +37,7 @@ from desktop.core.records import (
     export_studies_csv,
 )
 from desktop.ui.compare_dialog import CompareDialog
-from desktop.ui.formatting import STUDY_TYPES, study_type_name
+from desktop.ui.formatting import STUDY_TYPES, counted, study_type_name
 from desktop.ui.prompts import Prompts
 from desktop.ui.report_output import ReportOutput
 from desktop.ui.tables import read_only_table
@@ -208,7 +208,7 @@ class HistoryDialog(QDialog):
                 f"{s.created_at:%Y-%m-%d %H:%M}", s.patient_name or "(no name)", s.patient_id,
                 study_type_name(s.body_part), s.findings, s.impression.replace("\n", " "), s.report_id,
             ])
-        self.summary.setText(f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'}")
+        self.summary.setText(counted(len(studies), "study", "studies"))
         self._update_buttons()
 
     def _update_buttons(self) -> None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.patient import FIELDS, OBESITY_BMI, PatientRecord, validate_patient, who_category
+from desktop.ui.formatting import counted
 
 __all__ = ["PatientForm"]
 
@@ -290,7 +291,7 @@ class PatientForm(QWidget):
         self._attempted = True
         record, errors = self._validate(show_required=True)
         if record is None:
-            self.summary.setText(f"Please correct {len(errors)} field{'s' if len(errors) != 1 else ''}.")
+            self.summary.setText(f"Please correct {counted(len(errors), 'field')}.")
             first = next((self.editors[n] for n in self.editors if n in errors), None)
             if first is not None:
                 first.setFocus()

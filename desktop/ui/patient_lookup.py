@@ -18,6 +18,7 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QCompleter
 
 from desktop.core.records import RecordError
+from desktop.ui.formatting import counted
 
 if TYPE_CHECKING:
     from desktop.core.records import PatientSummary, RecordStore
@@ -41,7 +42,7 @@ def _line(summary: PatientSummary) -> str:
         parts.append(f"ID {d.patient_id}")
     if d.date_of_birth:
         parts.append(f"born {d.date_of_birth}")
-    parts.append(f"{summary.study_count} stud{'y' if summary.study_count == 1 else 'ies'}")
+    parts.append(counted(summary.study_count, "study", "studies"))
     return " \u00b7 ".join(parts)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from desktop.core.imaging import ImageLoadError
 from desktop.core.records import RecordError, StudyRecord
 from desktop.core.records.image_archive import load_archived_image
+from desktop.ui.formatting import counted
 
 if TYPE_CHECKING:
     from desktop.ui.controller import StudyController
@@ -94,5 +95,5 @@ class StudyReports:
             return False
         if pages is None:
             return False
-        records.message.emit(f"Report {record.report_id} sent to the printer ({pages} page{'s' if pages != 1 else ''}).")
+        records.message.emit(f"Report {record.report_id} sent to the printer ({counted(pages, 'page')}).")
         return True

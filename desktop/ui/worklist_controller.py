@@ -27,6 +27,7 @@ from desktop.core.worklist import MAX_QUEUED, EntryState, Worklist, export_workl
 from desktop.core.worklist_file import load_worklist, save_worklist
 from desktop.ui.batch_reports import BatchResult, write_reports
 from desktop.ui.controller import describe_error
+from desktop.ui.formatting import counted
 from desktop.ui.prompts import Prompts
 from desktop.ui.worklist_panel import WorklistPanel
 
@@ -99,7 +100,7 @@ class WorklistController(QObject):
         if count:
             unsaved = count - kept.count(EntryState.SAVED)
             missing = kept.count(EntryState.FAILED)
-            self.message.emit(f"Worklist of {count} file{'s' if count != 1 else ''} from the last session: {unsaved} not "
+            self.message.emit(f"Worklist of {counted(count, 'file')} from the last session: {unsaved} not "
                               f"saved yet" + (f", {missing} not found or unreadable." if missing else "."))
             self.changed.emit()
             self.queued.emit(count)
@@ -138,7 +139,7 @@ class WorklistController(QObject):
         first_new = len(self.worklist)
         added = self.worklist.add(files)
         note = f"; more were left out (at most {MAX_QUEUED} files from one drop)" if truncated else ""
-        self.message.emit(f"{added} file{'s' if added != 1 else ''} added to the worklist{note}.")
+        self.message.emit(f"{counted(added, 'file')} added to the worklist{note}.")
         self.changed.emit()
         self.queued.emit(added)
         target = first_new if added else self.worklist.index_of(files[0])
@@ -177,7 +178,7 @@ class WorklistController(QObject):
         self.worklist.put_flagged_first()
         self.changed.emit()
         flagged = sum(e.findings.flagged for e in self.worklist.entries)
-        self.message.emit(f"{flagged} file{'s' if flagged != 1 else ''} with a positive finding at the top of the worklist.")
+        self.message.emit(f"{counted(flagged, 'file')} with a positive finding at the top of the worklist.")
 
     def export_csv(self, path: str | None = None) -> Path | None:
         """Export List…: the rows with their findings as a CSV, where the user chooses."""
@@ -191,7 +192,7 @@ class WorklistController(QObject):
         except RecordError as exc:
             self.message.emit(str(exc))
             return None
-        self.message.emit(f"Worklist of {count} file{'s' if count != 1 else ''} exported to {path}.")
+        self.message.emit(f"Worklist of {counted(count, 'file')} exported to {path}.")
         return Path(path)
 
     def attach_records(self, records: RecordsController) -> None:

@@ -10,7 +10,7 @@ import pytest
 from desktop.core.familiarity import UNFAMILIAR_WARNING, fit_familiarity
 from desktop.core.model_card import load_card
 from desktop.core.prediction import DerivedPrediction, Prediction
-from desktop.ui.formatting import metric_lines, percent, probe_text
+from desktop.ui.formatting import counted, metric_lines, percent, probe_text
 from desktop.ui.image_view import PixelProbe
 from desktop.ui.results_panel import ResultsPanel
 
@@ -132,6 +132,11 @@ def test_metric_lines_generic() -> None:
     assert nested[2] == "Validation (n=100): accuracy 80.0%"
     assert metric_lines({}) == []
     assert percent(float("nan")) == "n/a"
+
+
+def test_counted_nouns() -> None:
+    assert (counted(1, "file"), counted(0, "file"), counted(3, "file")) == ("1 file", "0 files", "3 files")
+    assert (counted(1, "study", "studies"), counted(2, "study", "studies")) == ("1 study", "2 studies")
 
 
 def test_probe_text() -> None:

@@ -17,7 +17,7 @@ from PySide6.QtCore import QSizeF
 from PySide6.QtGui import QImage, QPagedPaintDevice, QPageLayout, QTextDocument
 
 from desktop.core.measurement import measurements_summary
-from desktop.ui.formatting import study_type_name
+from desktop.ui.formatting import counted, study_type_name
 from desktop.ui.report.content import report_content
 from desktop.ui.report.document import (
     add_picture,
@@ -98,8 +98,8 @@ def comparison_document(earlier: StudyRecord, later: StudyRecord, pixels: tuple[
     sections = [
         clinic_header(later_content.clinic_name, later_content.clinic_address, logo_html(doc, clinic_logo(clinic.logo_path))),
         "<h1>Follow-up comparison</h1>",
-        f'<p class="muted">Comparison of {html_text(earlier.report_id)} and {html_text(later.report_id)} \u00b7 {days} day'
-        f'{"s" if days != 1 else ""} apart \u00b7 printed {html_text(later_content.generated_at)}</p>',
+        f'<p class="muted">Comparison of {html_text(earlier.report_id)} and {html_text(later.report_id)} \u00b7 {counted(days, "day")} apart'
+        f' \u00b7 printed {html_text(later_content.generated_at)}</p>',
         "<h2>Patient</h2>", pairs_table(later_content.patient_rows),
         "<h2>Studies</h2>", pairs_table(tuple(studies), columns=1),
         picture_pair("earlier", _caption("Earlier", earlier, pixels[0]), "later", _caption("Later", later, pixels[1]), width_px),
