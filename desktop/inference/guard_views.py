@@ -4,13 +4,10 @@ The guard learnt radiographs as they are taken: upright. A film scanned or expor
 quarter looks to it like "not an X-ray" (277 of the 508 radiographs of its internal test,
 each turned a quarter), and then no model would run. Training it on every turn cost
 accuracy on upright films (0.949 against 0.981), so instead the guard reads the image in all
-four quarter turns. A turn in which it is sure it sees a knee or chest film (the parts it
-learnt upright only) is the film stood upright, and answers. Other bone it learnt in every
-orientation, as fracture films come, so that class says nothing about the turn: an image sure
-to be other bone as it is keeps that answer, and only an image that looks like no radiograph
-as it is (unsure or "not an X-ray") is answered from its most radiograph-like turn, when the
-guard is sure of that turn. Photos and documents look like no radiograph in any turn, so they
-stay "not an X-ray". The app, the command line and ``evaluate`` all ask the guard through here.
+four quarter turns and answers from the turn that looks most like a radiograph, when it is
+sure of that turn; otherwise from the image as it is. Photos and documents look like no
+radiograph in any turn, so they stay "not an X-ray". The app, the command line and
+``evaluate`` all ask the guard through here.
 """
 
 from __future__ import annotations
@@ -36,19 +33,9 @@ RADIOGRAPH_TURN_CONFIDENCE = 0.8
 WORKING_SIDE_FACTOR = 4
 
 
-# The guard's body parts whose training films were all upright: seeing one of them in a turn
-# means that turn stands the film up.
-UPRIGHT_BODY_PARTS = ("knee", "chest")
-
-
-def _top_probability(prediction: Prediction, labels) -> float:
-    """The guard's top probability among ``labels`` (0 when it has none of them)."""
-    return max((p for label, p in zip(prediction.labels, prediction.probabilities) if label in labels), default=0.0)
-
-
 def _radiograph_probability(prediction: Prediction) -> float:
     """The guard's top probability among the body parts (every class but "not an X-ray")."""
-    return _top_probability(prediction, set(prediction.labels) - {NOT_XRAY})
+    return max(p for label, p in zip(prediction.labels, prediction.probabilities) if label != NOT_XRAY)
 
 
 @dataclass(frozen=True)
@@ -81,22 +68,8 @@ def read_guard(guard: LoadedModel, pixels: np.ndarray, *, confidence: float = RA
     """
     image = _working_copy(guard, np.asarray(pixels))
     views = [predict_image(guard, np.ascontiguousarray(np.rot90(image, turn)), with_heatmap=False) for turn in range(4)]
-    turn = _answering_turn(views, confidence)
-    return GuardReading(prediction=views[turn], turn=turn)
-
-
-def _answering_turn(views: list[Prediction], confidence: float) -> int:
-    """Which of the four turns' readings is the guard's answer (see the module docstring).
-
-    Comparing every body part across turns instead let a knee film turned until it looked like
-    other bone, or a bone film turned until one end looked like a knee, win over the image as
-    it is (``python -m training.body_part_turns`` measures the rule on turned films)."""
-    upright_scores = [_top_probability(view, UPRIGHT_BODY_PARTS) for view in views]
-    best = int(np.argmax(upright_scores))
-    if upright_scores[best] >= confidence:
-        return best
-    if _radiograph_probability(views[0]) >= confidence:
-        return 0
     scores = [_radiograph_probability(view) for view in views]
     best = int(np.argmax(scores))
-    return best if scores[best] >= confidence else 0
+    if scores[best] < confidence:
+        best = 0
+    return GuardReading(prediction=views[best], turn=best)

@@ -3,7 +3,6 @@ an X-ray of its body part; photos and unsure images keep the answer for the imag
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -123,38 +122,3 @@ def test_a_large_film_is_turned_as_a_small_copy(service: AnalysisService, uprigh
     assert check is not None and check.label == "knee" and check.turn == 1
     side = guard_views.WORKING_SIDE_FACTOR * max(service.registry.get("body_part").card.preprocessing.size)
     assert {max(p.shape) for p in upright_only} == {side}
-
-
-def _reads_by_turn(monkeypatch: pytest.MonkeyPatch, upright: dict[str, float], turned: dict[str, float]) -> None:
-    """The guard gives ``upright`` probabilities to the film stood upright (its bright band on
-    top) and ``turned`` to every other turn."""
-    real = guard_views.predict_image
-
-    def reads(model: LoadedModel, pixels: np.ndarray, *, with_heatmap: bool = True):
-        prediction = real(model, pixels, with_heatmap=with_heatmap)
-        seen = upright if top_edge_is_brightest(pixels, 4) else turned
-        return dataclasses.replace(prediction, probabilities=tuple(seen.get(label, 0.0) for label in prediction.labels))
-
-    monkeypatch.setattr(guard_views, "predict_image", reads)
-
-
-def test_a_knee_film_that_looks_like_other_bone_turned_stays_a_knee(service: AnalysisService,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    # Other bone was learnt in every orientation: a surer "other bone" in a turn says nothing
-    # about which way up the film is, and must not win over a knee seen upright.
-    _reads_by_turn(monkeypatch, upright={"knee": 0.85, "other_bone": 0.15}, turned={"other_bone": 0.99, "knee": 0.01})
-    reading = read_guard(service.registry.get("body_part"), _film())
-    assert reading.turn == 0 and reading.prediction.probabilities[0] == 0.85
-
-
-@pytest.mark.parametrize("turn", [1, 2, 3])
-def test_a_bone_film_stays_as_it_is_unless_a_turn_shows_a_knee_or_chest(service: AnalysisService,
-                                                                       monkeypatch: pytest.MonkeyPatch, turn: int) -> None:
-    shown = np.ascontiguousarray(np.rot90(_film(), turn))
-    # Sure of other bone as it is, and of other bone (even surer) upright: read as it is.
-    _reads_by_turn(monkeypatch, upright={"other_bone": 0.99}, turned={"other_bone": 0.9, "not_xray": 0.1})
-    assert read_guard(service.registry.get("body_part"), shown).turn == 0
-    # Not an X-ray as it is, other bone upright: answered from the upright turn.
-    _reads_by_turn(monkeypatch, upright={"other_bone": 0.95}, turned={"not_xray": 0.9, "other_bone": 0.1})
-    reading = read_guard(service.registry.get("body_part"), shown)
-    assert reading.turn == (4 - turn) % 4 and max(reading.prediction.probabilities) == 0.95
