@@ -22,6 +22,7 @@ class WindowActions:
     next_in_worklist: QAction
     previous_in_worklist: QAction
     save_study: QAction
+    save_and_next: QAction
     history: QAction
     compare_previous: QAction
     backup: QAction
@@ -105,6 +106,8 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
         previous_in_worklist=_action(window, "Pre&vious in Worklist", "Ctrl+PgUp", tip="Open the previous queued file"),
         save_study=_action(window, "&Save Study", QKeySequence.StandardKey.Save,
                            tip="Store the image, results, patient data and notes in the records"),
+        save_and_next=_action(window, "Save and Ne&xt in Worklist", "Ctrl+Return", "Ctrl+Enter",
+                              tip="Save the study, then open the next queued file"),
         history=_action(window, "Study &History\u2026", "Ctrl+Shift+H", tip="Find, reopen, compare, delete or export saved studies"),
         compare_previous=_action(window, "&Compare with Previous Study\u2026", "Ctrl+Shift+P",
                                  tip="Save this study, then show it beside the patient's latest earlier study"),
@@ -148,7 +151,7 @@ def build_actions(window: QMainWindow, *, panel_toggles: Sequence[QAction] = ())
     file_menu.addAction(actions.next_in_worklist)
     file_menu.addAction(actions.previous_in_worklist)
     file_menu.addSeparator()
-    for action in (actions.save_study, actions.history, actions.compare_previous):
+    for action in (actions.save_study, actions.save_and_next, actions.history, actions.compare_previous):
         file_menu.addAction(action)
     file_menu.addSeparator()
     for action in (actions.save_pdf, actions.print_report, actions.copy_report):

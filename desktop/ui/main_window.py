@@ -183,6 +183,7 @@ class MainWindow(QMainWindow):
         self.records = records
         a = self.actions
         a.save_study.triggered.connect(records.save)
+        a.save_and_next.triggered.connect(self.worklist.save_and_next)
         a.save_pdf.triggered.connect(lambda: records.reports.export_pdf())
         a.print_report.triggered.connect(records.reports.print)
         a.copy_report.triggered.connect(records.reports.copy_text)
@@ -190,7 +191,8 @@ class MainWindow(QMainWindow):
         a.compare_previous.triggered.connect(self.compare_with_previous)
         a.backup.triggered.connect(self.back_up_records)
         a.clinic_settings.triggered.connect(self.edit_clinic_settings)
-        for action in (a.save_study, a.history, a.compare_previous, a.save_pdf, a.print_report, a.copy_report, a.backup):
+        for action in (a.save_study, a.save_and_next, a.history, a.compare_previous, a.save_pdf, a.print_report,
+                       a.copy_report, a.backup):
             action.setEnabled(records.available)
         records.failed.connect(self.show_error)
         records.message.connect(self.status.show_message)

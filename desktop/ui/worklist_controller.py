@@ -214,12 +214,19 @@ class WorklistController(QObject):
         self.message.emit(result.summary(Path(folder)))
         return result
 
+    def save_and_next(self) -> None:
+        """Save and Next (Ctrl+Enter): reading through a batch takes one keystroke per film.
+        Nothing moves when the save fails: the open study stays with its unsaved work."""
+        if self._records is not None and self._records.save() is not None:
+            self.step(1)
+
     def study_saved(self, record: StudyRecord) -> None:
         if self.worklist.saved_current(record.key) is not None:
             self.changed.emit()
             later = self.worklist.next_index(1)
             if later is not None:
-                self.message.emit(f"Saved. Next in the worklist: {self.worklist.entries[later].name} (Ctrl+PgDown).")
+                self.message.emit(f"Saved. Next in the worklist: {self.worklist.entries[later].name} (Ctrl+PgDown; "
+                                  "Ctrl+Enter saves and opens the next).")
 
     # ------------------------------------------------------ following the study
     def _image_loaded(self, image: XRayImage) -> None:

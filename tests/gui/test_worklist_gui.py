@@ -8,6 +8,7 @@ import pytest
 
 from PySide6.QtCore import Qt
 
+from desktop.core.records.values import StudyQuery
 from desktop.core.worklist import EntryState
 from desktop.ui.prompts import UNSAVED_CANCEL
 from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
@@ -98,6 +99,27 @@ def test_saving_marks_the_entry_and_a_cancelled_switch_keeps_it_current(app, scr
     app.window.actions.next_in_worklist.trigger()
     assert _open_name(app) == "a.png" and app.window.worklist.worklist.current == 0
     assert app.window.worklist.panel.summary.text().startswith("file 1 of 2: 1 saved")
+
+
+def test_ctrl_enter_saves_the_study_and_opens_the_next_file(app, qtbot, monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    app.window.worklist.set_read_ahead(False)
+    app.window.worklist.take_files([positive_image(tmp_path / f"{n}.png") for n in "abc"])
+    app.window.show()
+    app.window.activateWindow()
+    notes = app.window.panel.report.notes_edit
+    notes.setFocus()
+    notes.setPlainText("Left lower zone opacity.")
+    # Typed in the notes, Ctrl+Enter is the window's command, not a new line.
+    qtbot.keyClick(notes, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert _states(app)[:2] == ["saved", "opened"] and _open_name(app) == "b.png"
+    (saved,) = app.records.store.search_studies(StudyQuery())
+    assert app.records.store.get_study(saved.key).notes == "Left lower zone opacity."
+    # A save that fails leaves the open study, and its unsaved work, where it is.
+    notes.setPlainText("Not stored yet.")
+    monkeypatch.setattr(app.records, "save", lambda: None)
+    app.window.actions.save_and_next.trigger()
+    assert _open_name(app) == "b.png" and notes.toPlainText() == "Not stored yet."
 
 
 def test_one_dropped_file_opens_without_a_worklist(app, tmp_path: Path) -> None:
