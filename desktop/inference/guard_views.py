@@ -2,12 +2,12 @@
 
 The guard learnt radiographs as they are taken: upright. A film scanned or exported turned a
 quarter looks to it like "not an X-ray" (277 of the 508 radiographs of its internal test,
-each turned a quarter), and then no model would run. Training it on every turn cost
-accuracy on upright films (0.949 against 0.981), so instead the guard reads the image in all
-four quarter turns and answers from the turn that looks most like a radiograph, when it is
-sure of that turn; otherwise from the image as it is. Photos and documents look like no
-radiograph in any turn, so they stay "not an X-ray". The app, the command line and
-``evaluate`` all ask the guard through here.
+each turned a quarter, for guard version 1.0.0; 79-84 for 1.1.0), and then no model would run.
+Training it on every turn cost accuracy on upright films (0.949 against 0.981 for 1.0.0), so
+instead the guard reads the image in all four quarter turns and answers from the turn that
+looks most like a radiograph, when it is sure of that turn; otherwise from the image as it
+is. Photos and documents look like no radiograph in any turn, so they stay "not an X-ray".
+The app, the command line and ``evaluate`` all ask the guard through here.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class GuardReading:
 
 def _working_copy(guard: LoadedModel, image: np.ndarray) -> np.ndarray:
     """``image`` shrunk to a few times the guard's input side: turning a multi-megapixel film
-    four times cost the app 147 ms, the guard itself reads only 128 pixels."""
+    four times cost the app 147 ms, the guard itself reads only its own input side (160 pixels)."""
     spec = guard.card.preprocessing
     longest = WORKING_SIDE_FACTOR * max(spec.size) if spec is not None else max(image.shape)
     if max(image.shape) <= longest:
