@@ -175,7 +175,7 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         sample_source=body_part_samples,
         # No contrast step: how an image's grey levels are distributed is itself evidence of
         # whether it is a radiograph at all. 160 px and a wider network than the first guard
-        # (128 px, widths 16-128, see the card) stopped CT reconstructions and turned bone films
+        # (128 px, widths 16-128; the card compares them) stopped CT reconstructions and turned bone films
         # in the fracture sets from being called "not an X-ray".
         preprocessing=Preprocessing(size=(160, 160), resize="pad"),
         horizontal_flip=True,
