@@ -52,10 +52,6 @@ class LinkedViews(QObject):
             view.verticalScrollBar().valueChanged.connect(lambda _value, v=view: self._follow(v))
             view.window_level_changed.connect(lambda _window, v=view: self._follow_window(v))
 
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
-
     def set_enabled(self, enabled: bool) -> None:
         """Linking again brings the later view to where the earlier one is."""
         self._enabled = enabled

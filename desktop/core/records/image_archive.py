@@ -31,7 +31,6 @@ _TEMP_SUFFIX = ".partial"
 # Decoded format -> suffix of the copy. By format, not by the original name: PACS exports
 # often have no suffix at all, and a stored copy should say what it is.
 _EXTENSIONS = {"DICOM": "dcm", "PNG": "png", "JPEG": "jpg", "TIFF": "tif", "BMP": "bmp", "GIF": "gif"}
-_CHUNK = 1 << 20
 
 
 def extension_for(image_format: str) -> str:
