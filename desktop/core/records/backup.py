@@ -108,9 +108,7 @@ def write_backup(plan: BackupPlan, target: str | os.PathLike[str]) -> BackupSumm
                 archive.write(source, relative, compress_type=zipfile.ZIP_STORED)
         _verify(partial, plan)
         os.replace(partial, target)
-    except RecordError as exc:
-        raise RecordError(f"The backup was not written: {exc}.") from exc
-    except (OSError, sqlite3.Error, zipfile.BadZipFile) as exc:
+    except (RecordError, OSError, sqlite3.Error, zipfile.BadZipFile) as exc:
         raise RecordError(f"The backup was not written: {exc}.") from exc
     finally:
         partial.unlink(missing_ok=True)
