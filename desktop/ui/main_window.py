@@ -253,7 +253,7 @@ class MainWindow(QMainWindow):
 
     def choose_folder(self) -> None:
         """File > Open Folder…: queue every X-ray under a folder."""
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of X-rays", self._start_folder())
+        folder = self.prompts.choose_folder(self, "Open a folder of X-rays", self._start_folder())
         if folder:
             self.worklist.take_files([folder])
 

@@ -122,6 +122,15 @@ def test_ctrl_enter_saves_the_study_and_opens_the_next_file(app, qtbot, monkeypa
     assert _open_name(app) == "b.png" and notes.toPlainText() == "Not stored yet."
 
 
+def test_open_folder_asks_for_a_folder_and_queues_its_films(app, script: ScriptedPrompts, tmp_path: Path) -> None:
+    for n in range(2):
+        plain_image(tmp_path / "films" / f"{n}.png")
+    script.folders.append(str(tmp_path / "films"))
+    app.window.actions.open_folder.trigger()
+    assert script.asked[-1] == "folder: Open a folder of X-rays"
+    assert len(app.window.worklist.worklist) == 2 and _open_name(app) == "0.png"
+
+
 def test_one_dropped_file_opens_without_a_worklist(app, tmp_path: Path) -> None:
     drop_on(app.window.view.viewport(), paths=[positive_image(tmp_path / "one.png")])
     assert _open_name(app) == "one.png"
