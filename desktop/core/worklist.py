@@ -171,6 +171,10 @@ class Worklist:
     def count(self, state: EntryState) -> int:
         return sum(e.state is state for e in self._entries)
 
+    def flagged_count(self) -> int:
+        """Files where some model gave its positive answer."""
+        return sum(e.findings.flagged for e in self._entries)
+
     def next_index(self, step: int = 1) -> int | None:
         """The next (+1) or previous (-1) entry from the open one, passing over files that
         could not be read (stepping onto one again would only fail again); from none open,

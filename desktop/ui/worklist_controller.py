@@ -177,7 +177,7 @@ class WorklistController(QObject):
     def put_flagged_first(self) -> None:
         self.worklist.put_flagged_first()
         self.changed.emit()
-        flagged = sum(e.findings.flagged for e in self.worklist.entries)
+        flagged = self.worklist.flagged_count()
         self.message.emit(f"{counted(flagged, 'file')} with a positive finding at the top of the worklist.")
 
     def export_csv(self, path: str | None = None) -> Path | None:

@@ -31,7 +31,7 @@ class WorklistPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.summary = QLabel("No files queued. Drop several X-rays or a folder on the window.")
+        self.summary = QLabel()  # show_worklist below writes it
         self.summary.setWordWrap(True)
         # Findings before status: in a narrow dock they are what must stay visible.
         self.table = read_only_table(["File", "Findings", "Status"])
@@ -162,7 +162,7 @@ def _summary(worklist: Worklist) -> str:
     if not total:
         return "No files queued. Drop several X-rays or a folder on the window."
     parts = [f"{worklist.count(EntryState.SAVED)} saved"]
-    flagged = sum(e.findings.flagged for e in worklist.entries)
+    flagged = worklist.flagged_count()
     if flagged:
         parts.append(f"{flagged} with a positive finding")
     failed = worklist.count(EntryState.FAILED)

@@ -132,6 +132,7 @@ def test_positive_first_keeps_each_groups_order_and_the_open_file(tmp_path: Path
     for index in (1, 3):
         worklist.set_findings(index, Findings("PNEUMONIA 90%", flagged=True), opened=False)
     worklist.opened(tmp_path / "2.png")
+    assert worklist.flagged_count() == 2
     worklist.put_flagged_first()
     assert [e.name for e in worklist.entries] == ["1.png", "3.png", "0.png", "2.png", "4.png"]
     assert worklist.entries[worklist.current].name == "2.png"
