@@ -157,17 +157,23 @@ class MeasureTool(QObject):
             if not self._draft_lines:
                 self._drop_draft()
                 return
-        elif self._draft_kind == DISTANCE or len(self._draft_lines) == 2:
-            lines = self._draft_lines
+        elif (measurement := self._draft_measurement()) is not None:
             self._drop_draft()
-            self.set_measurements((*self.measurements, lines[0] if len(lines) == 1 else Angle(*lines)))
+            self.set_measurements((*self.measurements, measurement))
             return
         self._show_draft()
 
+    def _draft_measurement(self) -> Measurement | None:
+        """What the lines drawn so far measure: None while an angle waits for its second line."""
+        lines = self._draft_lines
+        if self._draft_kind == DISTANCE:
+            return lines[0]
+        return Angle(*lines) if len(lines) == 2 else None
+
     def _show_draft(self) -> None:
         lines = tuple(self._draft_lines)
-        if self._draft_kind == DISTANCE or len(lines) == 2:
-            measurement = lines[0] if len(lines) == 1 else Angle(*lines)
+        measurement = self._draft_measurement()
+        if measurement is not None:
             self._draft.show_lines(lines, measurement.label(self.spacing_mm), measurement.label_anchor)
         else:
             self._draft.show_lines(lines, SECOND_LINE_PROMPT, lines[0].end)
