@@ -39,7 +39,7 @@ def _column_name(model_id: str, side: str | None) -> str:
     return f"{model_id} ({side_label(side)})" if side else model_id
 
 
-def study_rows(studies: list[StudyRecord]) -> tuple[list[str], list[list[str]]]:
+def study_rows(studies: list[StudyRecord]) -> tuple[list[str], list[list[object]]]:
     """Header and rows; model (and joint) columns appear in the order they are first met."""
     model_ids: list[tuple[str, str | None]] = []
     for study in studies:
@@ -62,7 +62,7 @@ def study_rows(studies: list[StudyRecord]) -> tuple[list[str], list[list[str]]]:
             p = by_model.get(model_id)
             # Probability of the reported label, so the pair reads "Pneumonia, 0.93".
             row += [p.label, f"{p.label_probability:.4f}"] if p is not None else ["", ""]
-        rows.append([_cell(v) for v in row])
+        rows.append(row)  # write_csv makes each value a safe cell
     return header, rows
 
 
@@ -77,7 +77,7 @@ def export_studies_csv(store: RecordStore, path: str | os.PathLike[str], *, quer
     return len(rows)
 
 
-def write_csv(path: str | os.PathLike[str], header: list[str], rows: list[list[str]]) -> None:
+def write_csv(path: str | os.PathLike[str], header: list[str], rows: list[list[object]]) -> None:
     """A CSV a spreadsheet opens as it should: UTF-8 with a byte-order mark (so Excel reads
     accented and Cyrillic names), no cell that could run as a formula. Raises RecordError."""
     target = Path(path)
