@@ -75,7 +75,7 @@ class PatientLookup(QObject):
         if len(text.strip()) < MIN_LETTERS:
             return
         try:
-            found = self._store.search_patients(text=text)[:MAX_SHOWN]
+            found = self._store.search_patients(text=text, limit=MAX_SHOWN)
         except RecordError as exc:  # a lookup is a convenience: typing goes on without it
             log.warning("patient lookup failed: %s", exc)
             return

@@ -248,6 +248,8 @@ def test_search_by_text_date_type_and_label(tmp_path: Path) -> None:
     assert summary.findings == "NORMAL 90%" and summary.patient_id == "AR-7"
     assert [p.patient.details.name for p in store.search_patients(text="ram")] == []
     assert [p.patient.details.patient_id for p in store.search_patients(text="in-")] == ["IN-9"]
+    everyone = [p.patient.key for p in store.search_patients()]
+    assert len(everyone) == 3 and [p.patient.key for p in store.search_patients(limit=2)] == everyone[:2]
     store.close()
 
 

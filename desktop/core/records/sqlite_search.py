@@ -75,12 +75,14 @@ def search_studies(db: sqlite3.Connection, query: StudyQuery) -> list[StudySumma
     ]
 
 
-def search_patients(db: sqlite3.Connection, *, text: str = "") -> list[PatientSummary]:
-    """Patients whose name or ID contains ``text`` (any case, any script), with their study counts."""
+def search_patients(db: sqlite3.Connection, *, text: str = "", limit: int | None = None) -> list[PatientSummary]:
+    """Patients whose name or ID contains ``text`` (any case, any script), with their study
+    counts; the first ``limit`` of them by name when given."""
     rows = db.execute(
         "SELECT p.id, p.name, p.patient_id, p.date_of_birth, p.sex, p.created_at, p.updated_at, count(s.id), max(s.created_at)"
         " FROM patients p LEFT JOIN studies s ON s.patient = p.id WHERE p.search_key LIKE ? ESCAPE '\\'"
-        " GROUP BY p.id ORDER BY p.search_key, p.id", (_like_pattern(fold(text.strip())),),
+        " GROUP BY p.id ORDER BY p.search_key, p.id LIMIT ?",  # SQLite reads a negative limit as none
+        (_like_pattern(fold(text.strip())), -1 if limit is None else limit),
     ).fetchall()
     return [
         PatientSummary(

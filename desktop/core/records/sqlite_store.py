@@ -257,8 +257,8 @@ class SQLiteRecordStore:
     def search_studies(self, query: StudyQuery) -> list[StudySummary]:
         return sqlite_search.search_studies(self._db, query)
 
-    def search_patients(self, *, text: str = "") -> list[PatientSummary]:
-        return sqlite_search.search_patients(self._db, text=text)
+    def search_patients(self, *, text: str = "", limit: int | None = None) -> list[PatientSummary]:
+        return sqlite_search.search_patients(self._db, text=text, limit=limit)
 
     # ---------------------------------------------------------------- deleting
     def delete_study(self, study_key: int) -> None:

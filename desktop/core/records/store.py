@@ -53,8 +53,8 @@ class RecordStore(Protocol):
         """Newest first."""
         ...
 
-    def search_patients(self, *, text: str = "") -> list[PatientSummary]:
-        """By name or patient ID (any case, any script); by name."""
+    def search_patients(self, *, text: str = "", limit: int | None = None) -> list[PatientSummary]:
+        """By name or patient ID (any case, any script); by name; at most ``limit`` when given."""
         ...
 
     def delete_study(self, study_key: int) -> None:
