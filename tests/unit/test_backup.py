@@ -53,3 +53,27 @@ def test_a_missing_or_changed_image_stops_the_backup_and_leaves_no_file(store: S
     with pytest.raises(RecordError, match="is missing"):
         write_backup(plan, target)
     assert not target.exists() and not list(tmp_path.glob(".backup.zip*")) and not plan.workdir.exists()
+
+
+def test_an_image_damaged_in_the_written_zip_stops_the_backup(store: SQLiteRecordStore, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop.core.records import backup
+
+    store.save_study(make_draft(*write_test_png(tmp_path / "a.png", seed=1)))
+    real_verify = backup._verify
+
+    def damaged_then_verified(zip_path: Path, plan) -> None:
+        # One byte of the stored image flipped on the way to the USB stick.
+        with zipfile.ZipFile(zip_path) as archive:
+            info = archive.getinfo(plan.images[0][0])
+        data_start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        raw = bytearray(zip_path.read_bytes())
+        raw[data_start + info.compress_size // 2] ^= 0xFF
+        zip_path.write_bytes(bytes(raw))
+        real_verify(zip_path, plan)
+
+    monkeypatch.setattr(backup, "_verify", damaged_then_verified)
+    target = tmp_path / "backup.zip"
+    with pytest.raises(RecordError, match=r"The backup was not written: the backup's copy of .+ does not read back"):
+        write_backup(prepare_backup(store), target)
+    assert not target.exists()
