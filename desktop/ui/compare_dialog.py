@@ -38,7 +38,9 @@ from desktop.ui.formatting import counted, study_type_name
 from desktop.ui.image_view import ImageView
 from desktop.ui.linked_views import LinkedViews, joints_frame
 from desktop.ui.results_panel import MessageBanner
-from desktop.ui.study_comparison import ComparedFinding, compare_findings, in_time_order, result_text
+from desktop.ui.study_comparison import (
+    ComparedFinding, compare_findings, days_apart, different_patients, findings_headers, in_time_order, result_text,
+)
 from desktop.ui.tables import read_only_table
 
 if TYPE_CHECKING:
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["CompareDialog", "compare_with_previous"]
 
 CHANGED = "changed"
-_COLUMNS = ("Where", "Finding", "Earlier", "Later", "")
 
 
 class _StudyPane(QWidget):
@@ -100,12 +101,10 @@ class _StudyPane(QWidget):
 
 
 def _findings_table(findings: tuple[ComparedFinding, ...], earlier: StudyRecord, later: StudyRecord) -> QTableWidget:
-    headers = list(_COLUMNS)
-    headers[2], headers[3] = f"Earlier ({earlier.created_at:%Y-%m-%d})", f"Later ({later.created_at:%Y-%m-%d})"
-    table = read_only_table(headers, len(findings))
+    table = read_only_table(list(findings_headers(earlier, later)), len(findings))
     for row, finding in enumerate(findings):
         model = f"\u2013 {finding.model}" if finding.derived else finding.model
-        cells = (finding.joint or "whole image", model, result_text(finding.earlier), result_text(finding.later),
+        cells = (finding.where, model, result_text(finding.earlier), result_text(finding.later),
                  CHANGED if finding.changed else "")
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
@@ -129,12 +128,11 @@ class CompareDialog(QDialog):
         who = f"{patient.display_name}" + (f" ({patient.details.patient_id})" if patient.details.patient_id else "")
         self.setWindowTitle(f"Compare studies \u2014 {who}")
         self.resize(1280, 860)
-        days = (self.later.created_at.date() - self.earlier.created_at.date()).days
+        days = days_apart(self.earlier, self.later)
         summary = QLabel(f"<b>{html.escape(who)}</b> \u00b7 {counted(days, 'day')} between the studies")
         self.banner = MessageBanner(self)
-        if self.earlier.patient.key != self.later.patient.key:
-            self.banner.show_message(f"These studies belong to different patients ({self.earlier.patient.display_name}"
-                                     f" and {patient.display_name}).", kind="warning")
+        if (warning := different_patients(self.earlier, self.later)) is not None:
+            self.banner.show_message(warning, kind="warning")
         self.panes = (_StudyPane(self.earlier, "Earlier"), _StudyPane(self.later, "Later"))
         images = QSplitter()
         for pane in self.panes:
@@ -169,8 +167,8 @@ class CompareDialog(QDialog):
         layout.addWidget(splitter, 1)
         layout.addWidget(buttons)
 
-    def _pixels_by_key(self) -> dict[int, np.ndarray | None]:
-        return {pane.record.key: pane.pixels for pane in self.panes}
+    def _pixels(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        return self.panes[0].pixels, self.panes[1].pixels
 
     def save_pdf(self, path: str | None = None) -> Path | None:
         """The comparison as a PDF, where the user chooses (or at ``path``)."""
@@ -181,7 +179,7 @@ class CompareDialog(QDialog):
         name = f"{self.earlier.report_id}-vs-{self.later.report_id}.pdf"
         try:
             target = self._output.save_pdf(self, "Save comparison as PDF", name, lambda target, clinic: write_comparison_pdf(
-                self.earlier, self.later, self._pixels_by_key(), target, clinic=clinic), path=path)
+                self.earlier, self.later, self.findings, self._pixels(), target, clinic=clinic), path=path)
         except RecordError as exc:
             self.banner.show_message(f"The comparison could not be written: {exc}")
             return None
@@ -196,7 +194,7 @@ class CompareDialog(QDialog):
             return False
         try:
             pages = self._output.print(self, lambda printer, clinic: print_comparison(
-                self.earlier, self.later, self._pixels_by_key(), printer, clinic=clinic))
+                self.earlier, self.later, self.findings, self._pixels(), printer, clinic=clinic))
         except RecordError as exc:
             self.banner.show_message(f"The comparison could not be printed: {exc}")
             return False

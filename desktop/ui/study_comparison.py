@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from desktop.core.records import StudyRecord
 from desktop.ui.report.content import FindingRow, finding_rows
 
-__all__ = ["ABSENT", "ComparedFinding", "compare_findings", "in_time_order", "result_text"]
+__all__ = ["ABSENT", "ComparedFinding", "compare_findings", "days_apart", "different_patients", "findings_headers",
+           "in_time_order", "result_text"]
 
 ABSENT = "\u2014"
 
@@ -27,6 +28,10 @@ class ComparedFinding:
     later: FindingRow | None
 
     @property
+    def where(self) -> str:
+        return self.joint or "whole image"
+
+    @property
     def changed(self) -> bool:
         """Both studies have the finding and its result differs (a probability moving alone is no change)."""
         return self.earlier is not None and self.later is not None and self.earlier.result != self.later.result
@@ -36,6 +41,22 @@ def in_time_order(first: StudyRecord, second: StudyRecord) -> tuple[StudyRecord,
     """(earlier, later) by when each study was saved (the order of saving breaks a tie)."""
     earlier, later = sorted((first, second), key=lambda study: (study.created_at, study.key))
     return earlier, later
+
+
+def days_apart(earlier: StudyRecord, later: StudyRecord) -> int:
+    return (later.created_at.date() - earlier.created_at.date()).days
+
+
+def different_patients(earlier: StudyRecord, later: StudyRecord) -> str | None:
+    """The warning the dialog and the printed comparison show when the studies are of two patients."""
+    if earlier.patient.key == later.patient.key:
+        return None
+    return f"These studies belong to different patients ({earlier.patient.display_name} and {later.patient.display_name})."
+
+
+def findings_headers(earlier: StudyRecord, later: StudyRecord) -> tuple[str, ...]:
+    """Column headings of the findings table, each study's column dated."""
+    return ("Where", "Finding", f"Earlier ({earlier.created_at:%Y-%m-%d})", f"Later ({later.created_at:%Y-%m-%d})", "")
 
 
 def result_text(row: FindingRow | None) -> str:

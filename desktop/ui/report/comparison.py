@@ -33,7 +33,9 @@ from desktop.ui.report.document import (
     picture_width_px,
 )
 from desktop.ui.report.render import MARGINS_MM, annotated_radiograph, clinic_logo, paint_pages, write_pdf
-from desktop.ui.study_comparison import compare_findings, in_time_order, result_text
+from desktop.ui.study_comparison import (
+    ComparedFinding, days_apart, different_patients, findings_headers, result_text,
+)
 
 if TYPE_CHECKING:
     from PySide6.QtPrintSupport import QPrinter
@@ -64,31 +66,30 @@ def _caption(role: str, study: StudyRecord, pixels: np.ndarray | None) -> str:
     return text if pixels is not None else text + " (the archived image could not be read)"
 
 
-def _findings_table(earlier: StudyRecord, later: StudyRecord) -> str:
-    findings = compare_findings(earlier, later)
+def _findings_table(earlier: StudyRecord, later: StudyRecord, findings: tuple[ComparedFinding, ...]) -> str:
     if not findings:
         return "<p>No model analysed either study.</p>"
     rows = []
     for f in findings:
         later_cell = f"<b>{html_text(result_text(f.later))}</b>" if f.changed else html_text(result_text(f.later))
-        rows.append(f"<tr><td>{html_text(f.joint or 'whole image')}</td><td>{model_name_html(f.model, f.derived)}</td>"
+        rows.append(f"<tr><td>{html_text(f.where)}</td><td>{model_name_html(f.model, f.derived)}</td>"
                     f"<td>{html_text(result_text(f.earlier))}</td><td>{later_cell}</td>"
                     f"<td>{'<b>changed</b>' if f.changed else ''}</td></tr>")
-    headers = ("Where", "Finding", f"Earlier ({earlier.created_at:%Y-%m-%d})", f"Later ({later.created_at:%Y-%m-%d})", "")
-    return findings_table(headers, rows)
+    return findings_table(findings_headers(earlier, later), rows)
 
 
-def comparison_document(earlier: StudyRecord, later: StudyRecord, pixels: tuple[np.ndarray | None, np.ndarray | None], *,
-                        clinic: ClinicSettings, generated_at: datetime, device: QPagedPaintDevice,
-                        page_width_mm: float) -> QTextDocument:
-    """Lay the comparison out for ``device``; ``pixels`` are the (earlier, later) images."""
+def comparison_document(earlier: StudyRecord, later: StudyRecord, findings: tuple[ComparedFinding, ...],
+                        pixels: tuple[np.ndarray | None, np.ndarray | None], *, clinic: ClinicSettings,
+                        generated_at: datetime, device: QPagedPaintDevice, page_width_mm: float) -> QTextDocument:
+    """Lay the comparison out for ``device``; ``findings`` are ``compare_findings(earlier, later)``
+    and ``pixels`` the (earlier, later) images."""
     later_content = report_content(later, clinic=clinic, generated_at=generated_at)
     doc = new_document(device)
     pictures = [_picture(earlier, pixels[0]), _picture(later, pixels[1])]
     for name, picture in zip(("earlier", "later"), pictures):
         add_picture(doc, name, picture)
     width_px = picture_width_px(pictures, page_width_mm=page_width_mm, max_height_mm=_PICTURE_MAX_HEIGHT_MM)
-    days = (later.created_at.date() - earlier.created_at.date()).days
+    days = days_apart(earlier, later)
     studies = []
     for role, study in (("Earlier", earlier), ("Later", later)):
         measured = measurements_summary(study.measurements, study.acquisition.pixel_spacing_mm)
@@ -103,44 +104,42 @@ def comparison_document(earlier: StudyRecord, later: StudyRecord, pixels: tuple[
         "<h2>Patient</h2>", pairs_table(later_content.patient_rows),
         "<h2>Studies</h2>", pairs_table(tuple(studies), columns=1),
         picture_pair("earlier", _caption("Earlier", earlier, pixels[0]), "later", _caption("Later", later, pixels[1]), width_px),
-        "<h2>Findings, earlier and later</h2>", _findings_table(earlier, later),
+        "<h2>Findings, earlier and later</h2>", _findings_table(earlier, later, findings),
         disclaimer_box(later_content.disclaimer),
     ]
-    if earlier.patient.key != later.patient.key:
-        sections.insert(3, disclaimer_box(f"These studies belong to different patients ({earlier.patient.display_name} "
-                                          f"and {later.patient.display_name})."))
+    if (warning := different_patients(earlier, later)) is not None:
+        sections.insert(3, disclaimer_box(warning))
     doc.setHtml(f"<html><body>{''.join(sections)}</body></html>")
     doc.setDocumentMargin(0)
     return doc
 
 
-def _paint(first: StudyRecord, second: StudyRecord, pixels_by_key: dict[int, np.ndarray | None], device: QPagedPaintDevice,
-           *, clinic: ClinicSettings, generated_at: datetime | None) -> int:
-    earlier, later = in_time_order(first, second)
-    pixels = (pixels_by_key.get(earlier.key), pixels_by_key.get(later.key))
-
+def _paint(earlier: StudyRecord, later: StudyRecord, findings: tuple[ComparedFinding, ...],
+           pixels: tuple[np.ndarray | None, np.ndarray | None], device: QPagedPaintDevice, *, clinic: ClinicSettings,
+           generated_at: datetime | None) -> int:
     def layout(page_width_mm: float, body: QSizeF) -> QTextDocument:
-        doc = comparison_document(earlier, later, pixels, clinic=clinic, generated_at=generated_at or datetime.now().astimezone(),
-                                  device=device, page_width_mm=page_width_mm)
+        doc = comparison_document(earlier, later, findings, pixels, clinic=clinic,
+                                  generated_at=generated_at or datetime.now().astimezone(), device=device,
+                                  page_width_mm=page_width_mm)
         doc.setPageSize(body)
         return doc
 
     return paint_pages(device, layout, comparison_title(earlier, later))
 
 
-def write_comparison_pdf(first: StudyRecord, second: StudyRecord, pixels_by_key: dict[int, np.ndarray | None],
-                         path: str | os.PathLike[str], *, clinic: ClinicSettings, generated_at: datetime | None = None) -> int:
-    """The comparison of two studies as a PDF at ``path``; ``pixels_by_key`` maps each study's
-    key to its image (None when it could not be read). Returns the page count."""
-    earlier, later = in_time_order(first, second)
+def write_comparison_pdf(earlier: StudyRecord, later: StudyRecord, findings: tuple[ComparedFinding, ...],
+                         pixels: tuple[np.ndarray | None, np.ndarray | None], path: str | os.PathLike[str], *,
+                         clinic: ClinicSettings, generated_at: datetime | None = None) -> int:
+    """The comparison of two studies, in time order (``in_time_order``), as a PDF at ``path``;
+    ``pixels`` are their images (None where one could not be read). Returns the page count."""
     return write_pdf(path, title=f"XRayDesk {comparison_title(earlier, later)}", page=clinic.page_size,
-                     paint=lambda writer: _paint(first, second, pixels_by_key, writer, clinic=clinic, generated_at=generated_at))
+                     paint=lambda writer: _paint(earlier, later, findings, pixels, writer, clinic=clinic,
+                                                 generated_at=generated_at))
 
 
-def print_comparison(first: StudyRecord, second: StudyRecord, pixels_by_key: dict[int, np.ndarray | None], printer: QPrinter,
-                     *, clinic: ClinicSettings) -> int:
-    """Send the comparison to a printer the user has already set up."""
-    earlier, later = in_time_order(first, second)
+def print_comparison(earlier: StudyRecord, later: StudyRecord, findings: tuple[ComparedFinding, ...],
+                     pixels: tuple[np.ndarray | None, np.ndarray | None], printer: QPrinter, *, clinic: ClinicSettings) -> int:
+    """Send the comparison (studies in time order) to a printer the user has already set up."""
     printer.setDocName(f"XRayDesk {comparison_title(earlier, later)}")
     printer.setPageMargins(MARGINS_MM, QPageLayout.Unit.Millimeter)
-    return _paint(first, second, pixels_by_key, printer, clinic=clinic, generated_at=None)
+    return _paint(earlier, later, findings, pixels, printer, clinic=clinic, generated_at=None)
