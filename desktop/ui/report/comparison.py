@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSizeF
-from PySide6.QtGui import QImage, QPagedPaintDevice, QPageLayout, QTextDocument
+from PySide6.QtGui import QImage, QPagedPaintDevice, QTextDocument
 
 from desktop.core.measurement import measurements_summary
 from desktop.ui.formatting import counted, study_type_name
@@ -32,7 +32,7 @@ from desktop.ui.report.document import (
     picture_pair,
     picture_width_px,
 )
-from desktop.ui.report.render import MARGINS_MM, annotated_radiograph, clinic_logo, paint_pages, write_pdf
+from desktop.ui.report.render import annotated_radiograph, clinic_logo, paint_pages, prepare_printer, write_pdf
 from desktop.ui.study_comparison import (
     ComparedFinding, days_apart, different_patients, findings_headers, result_text,
 )
@@ -140,6 +140,5 @@ def write_comparison_pdf(earlier: StudyRecord, later: StudyRecord, findings: tup
 def print_comparison(earlier: StudyRecord, later: StudyRecord, findings: tuple[ComparedFinding, ...],
                      pixels: tuple[np.ndarray | None, np.ndarray | None], printer: QPrinter, *, clinic: ClinicSettings) -> int:
     """Send the comparison (studies in time order) to a printer the user has already set up."""
-    printer.setDocName(f"XRayDesk {comparison_title(earlier, later)}")
-    printer.setPageMargins(MARGINS_MM, QPageLayout.Unit.Millimeter)
+    prepare_printer(printer, comparison_title(earlier, later))
     return _paint(earlier, later, findings, pixels, printer, clinic=clinic, generated_at=None)

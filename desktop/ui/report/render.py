@@ -41,14 +41,14 @@ if TYPE_CHECKING:
     from desktop.ui.clinic_settings import ClinicSettings
 
 __all__ = [
-    "MARGINS_MM", "PDF_RESOLUTION", "annotated_radiograph", "clinic_logo", "page_size", "paint_pages", "paint_report", "print_study_report",
-    "report_images", "write_pdf", "write_study_pdf",
+    "PDF_RESOLUTION", "annotated_radiograph", "clinic_logo", "page_size", "paint_pages", "paint_report", "prepare_printer",
+    "print_study_report", "report_images", "write_pdf", "write_study_pdf",
 ]
 
 log = logging.getLogger(__name__)
 
 PDF_RESOLUTION = 300  # layout units per inch; text is vector, so this only sets the layout grid
-MARGINS_MM = QMarginsF(15, 14, 15, 12)
+_MARGINS_MM = QMarginsF(15, 14, 15, 12)
 _FOOTER_MM = 7.0
 _PAGE_SIZES = {"A4": QPageSize.PageSizeId.A4, "Letter": QPageSize.PageSizeId.Letter}
 
@@ -131,7 +131,13 @@ def paint_report(content: ReportContent, images: ReportImages, device: QPagedPai
 
 def _configure(device: QPagedPaintDevice, page: str) -> None:
     device.setPageSize(page_size(page))
-    device.setPageMargins(MARGINS_MM, QPageLayout.Unit.Millimeter)
+    device.setPageMargins(_MARGINS_MM, QPageLayout.Unit.Millimeter)
+
+
+def prepare_printer(printer: QPrinter, title: str) -> None:
+    """Name the print job and give it the report margins; the page size is the user's choice."""
+    printer.setDocName(f"XRayDesk {title}")
+    printer.setPageMargins(_MARGINS_MM, QPageLayout.Unit.Millimeter)
 
 
 def write_pdf(path: str | os.PathLike[str], *, title: str, page: str, paint: Callable[[QPdfWriter], int]) -> int:
@@ -181,6 +187,5 @@ def print_study_report(
 ) -> int:
     """Send ``study``'s report to a printer the user has already set up (page size included)."""
     content = report_content(study, clinic=clinic, generated_at=generated_at or datetime.now().astimezone())
-    printer.setDocName(f"XRayDesk report {study.report_id}")
-    printer.setPageMargins(MARGINS_MM, QPageLayout.Unit.Millimeter)
+    prepare_printer(printer, f"report {study.report_id}")
     return paint_report(content, report_images(study, pixels, logo_path=clinic.logo_path), printer)
