@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from desktop.core.familiarity import Familiarity, parse_familiarity
 
@@ -46,9 +46,16 @@ REGIONS = ("knee_joint",)
 FILM_AGGREGATIONS = ("worst_joint", "mean")
 
 
-def readable_label(label: str, task: str | None) -> str:
+class _HasTask(Protocol):
+    """A model card, or a stored study's summary of one: either says the model's task."""
+
+    task: str
+
+
+def readable_label(label: str, card: _HasTask | None) -> str:
     """A class label as a clinician reads it: a bare "3" from a grading (ordinal) model is
-    "Grade 3"; every other label stays as the card names it."""
+    "Grade 3"; every other label stays as the card names it (also when the card is unknown)."""
+    task = card.task if card is not None else None
     return f"Grade {label}" if task == "ordinal" and label.isdigit() else label
 
 

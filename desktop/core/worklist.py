@@ -116,7 +116,7 @@ def _is_positive(prediction: Prediction) -> bool:
 
 
 def _answer(prediction: Prediction, card: ModelCard | None) -> str:
-    label = readable_label(prediction.label, card.task if card is not None else None)
+    label = readable_label(prediction.label, card)
     return f"{label} {prediction.probability_of(prediction.label) * 100:.0f}%"
 
 

@@ -62,10 +62,6 @@ def _label(text: str = "", *, name: str | None = None, wrap: bool = True, scale:
     return label
 
 
-def _readable(label: str, card: ModelCard | None) -> str:
-    return readable_label(label, card.task if card is not None else None)
-
-
 class MessageBanner(QFrame):
     """A non-modal inline message (error or info) with a close button."""
 
@@ -127,7 +123,7 @@ class PredictionCard(QFrame):
 
         layout.addWidget(_label(prediction.model_name, bold=True, scale=1.1))
         layout.addWidget(_label(f"{prediction.model_id} \u00b7 version {prediction.model_version}", name="muted", scale=0.9))
-        self.label_widget = _label(_readable(prediction.label, card), name="predictedLabel", scale=1.7)
+        self.label_widget = _label(readable_label(prediction.label, card), name="predictedLabel", scale=1.7)
         layout.addWidget(self.label_widget)
         # Right under the answer: a warning that it may not hold must be read before the bars.
         self.warning_widgets = [_label(f"\u26a0 {warning}", name="warning") for warning in prediction.warnings]
@@ -166,7 +162,7 @@ class PredictionCard(QFrame):
         calibrated = "Calibrated probabilities" if prediction.calibrated else "Uncalibrated scores \u2014 read as a ranking, not a risk"
         layout.addWidget(_label(("\u2713 " if prediction.calibrated else "") + calibrated, name="muted", scale=0.9))
         if prediction.heatmap is not None and prediction.heatmap_label:
-            layout.addWidget(_label(f"Heat map: evidence for {_readable(prediction.heatmap_label, card)} ({prediction.heatmap_method.upper()})", name="muted", scale=0.9))
+            layout.addWidget(_label(f"Heat map: evidence for {readable_label(prediction.heatmap_label, card)} ({prediction.heatmap_method.upper()})", name="muted", scale=0.9))
         lines = metric_lines(card.metrics) if card is not None else []
         if lines:
             self.metrics_widget = _label("\n".join(lines), name="muted", scale=0.88)

@@ -85,10 +85,6 @@ class ReportContent:
     generated_at: str
 
 
-def _readable(label: str, card: CardSummary | None) -> str:
-    return readable_label(label, card.task if card is not None else None)
-
-
 def _test_figures(metrics: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if isinstance(metrics.get("n"), (int, float)):
         return metrics
@@ -188,7 +184,7 @@ def explained_predictions(study: StudyRecord) -> tuple[StoredPrediction, ...]:
 
 
 def _explained_label(p: StoredPrediction) -> str:
-    return f"\u201c{_readable(p.heatmap_label or p.label, p.card)}\u201d"
+    return f"\u201c{readable_label(p.heatmap_label or p.label, p.card)}\u201d"
 
 
 def _heatmap_caption(study: StudyRecord) -> str:
@@ -208,10 +204,10 @@ def _heatmap_caption(study: StudyRecord) -> str:
 def _prediction_rows(p: StoredPrediction) -> list[FindingRow]:
     target = p.positive_label or (p.labels[-1] if p.labels else "")
     # Words, not "\u2265": the bundled fonts are chosen for scripts, not maths symbols.
-    threshold = (f"{_readable(target, p.card)} if {percent(p.threshold, decimals=0)} or more"
+    threshold = (f"{readable_label(target, p.card)} if {percent(p.threshold, decimals=0)} or more"
                  if p.threshold is not None else "most probable class")
     joint = joint_heading(p.region_side) if p.region_side else ""
-    rows = [FindingRow(model=p.model_name, result=_readable(p.label, p.card), probability=percent(p.label_probability),
+    rows = [FindingRow(model=p.model_name, result=readable_label(p.label, p.card), probability=percent(p.label_probability),
                        threshold=threshold, version=p.model_version, joint=joint, model_id=p.model_id)]
     for d in p.derived:
         rows.append(FindingRow(model=d.name, result=d.label, probability=percent(d.probability),
