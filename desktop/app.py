@@ -142,10 +142,11 @@ def build_app(
     )
     window.attach_records(records)
     worklist.restore()
+    keeper = None
     if store is not None:
         PatientLookup(store, patient_dock.widget().form, parent=window)
-    keeper = (UnsavedWorkKeeper(records, RecoveryFolder(paths.user_data_dir() / "recovery"), parent=window)
-              if store is not None else None)  # dies with the window: its timer reads the window's fields
+        # Dies with the window: its timer reads the window's fields.
+        keeper = UnsavedWorkKeeper(records, RecoveryFolder(paths.user_data_dir() / "recovery"), parent=window)
     return XRayDeskApp(window, controller, registry, service, runner, recent, settings, records, store, keeper)
 
 
