@@ -84,10 +84,16 @@ class HeatmapSpec:
     ``cam``: class activation map from the exported feature map and these dense weights
     (exact Grad-CAM for a global-average-pooling + dense head). ``occlusion``: the head has
     no global pooling, so the map comes from occluding patches and watching the probability.
+
+    ``reference_maps`` (optional, CAM only): per class, the mean contribution of each feature
+    map cell on reference films (``conversion.heatmap_reference``). Subtracted before display,
+    so what every film shows at a place (a network's response to the film's edge) does not
+    light up and the map shows where this film differs from the reference.
     """
 
     method: str  # "cam" | "occlusion" | "none"
     class_weights: tuple[tuple[float, ...], ...] = ()  # (channels, classes)
+    reference_maps: tuple[tuple[tuple[float, ...], ...], ...] = ()  # (classes, rows, cols)
     occlusion_patch: float = 0.125  # fraction of the input side
     occlusion_stride: float = 0.0625
 
@@ -199,7 +205,7 @@ def _parse_heatmap(data: dict[str, Any] | None, n_labels: int) -> HeatmapSpec:
         weights = tuple(tuple(float(v) for v in row) for row in _require(data, "class_weights", "heatmap"))
         if not weights or any(len(row) != n_labels for row in weights):
             raise CardError("heatmap.class_weights must be a [channels][classes] matrix")
-        return HeatmapSpec(method="cam", class_weights=weights)
+        return HeatmapSpec(method="cam", class_weights=weights, reference_maps=_parse_reference(data, n_labels))
     if method == "occlusion":
         return HeatmapSpec(
             method="occlusion",
@@ -209,6 +215,19 @@ def _parse_heatmap(data: dict[str, Any] | None, n_labels: int) -> HeatmapSpec:
     if method == "none":
         return HeatmapSpec(method="none")
     raise CardError(f"heatmap.method {method!r} is not one of cam, occlusion, none")
+
+
+def _parse_reference(data: dict[str, Any], n_labels: int) -> tuple[tuple[tuple[float, ...], ...], ...]:
+    reference = data.get("reference")
+    if not reference:
+        return ()
+    grids = _require(reference, "maps", "heatmap.reference")
+    maps = tuple(tuple(tuple(float(v) for v in row) for row in grid) for grid in grids)
+    shapes = {(len(grid), len(grid[0]) if grid else 0) for grid in maps}
+    widths = {len(row) for grid in maps for row in grid}
+    if len(maps) != n_labels or len(shapes) != 1 or len(widths) != 1 or 0 in next(iter(shapes)):
+        raise CardError("heatmap.reference.maps must be one [rows][cols] map per class, all the same shape")
+    return maps
 
 
 def _parse_region(data: dict[str, Any], where: str, *, role: str, task: str) -> tuple[str | None, str | None]:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from desktop.inference.preprocess import PreparedInput
 
-__all__ = ["class_activation_map", "map_to_image", "occlusion_map", "occlusion_positions"]
+__all__ = ["cam_contributions", "class_activation_map", "map_to_image", "occlusion_map", "occlusion_positions"]
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,14 @@ def _normalise(values: np.ndarray) -> np.ndarray:
     return (values / peak).astype(np.float32)
 
 
-def class_activation_map(
+def cam_contributions(
     feature_map: np.ndarray,
     class_weights: np.ndarray,
     *,
     class_index: int,
     binary_positive_vs: int | None = None,
 ) -> np.ndarray:
-    """CAM of shape (h, w) in [0, 1] from a (h, w, C) feature map and (C, K) dense weights.
+    """Each location's share (h, w) of the explained logit, before any reference or scaling.
 
     Binary models (``binary_positive_vs`` = the other class) use ``w_pos - w_neg``: the map then
     decomposes the logit difference, which is what the softmax probability depends on. Multi-
@@ -67,7 +67,33 @@ def class_activation_map(
         direction = weights[:, class_index] - weights[:, binary_positive_vs]
     else:
         direction = weights[:, class_index] - weights.mean(axis=1)
-    return _normalise(features @ direction)
+    return features @ direction
+
+
+def class_activation_map(
+    feature_map: np.ndarray,
+    class_weights: np.ndarray,
+    *,
+    class_index: int,
+    binary_positive_vs: int | None = None,
+    reference: np.ndarray | None = None,
+) -> np.ndarray:
+    """CAM of shape (h, w) in [0, 1] from a (h, w, C) feature map and (C, K) dense weights:
+    :func:`cam_contributions`, positive part, scaled to its peak.
+
+    ``reference`` (h, w), when the card has one, is those contributions averaged over
+    reference films; subtracting it leaves where this film's evidence exceeds theirs, still an
+    exact split (of the logit minus the reference films' mean logit).
+    """
+    contributions = cam_contributions(
+        feature_map, class_weights, class_index=class_index, binary_positive_vs=binary_positive_vs
+    )
+    if reference is not None:
+        reference = np.asarray(reference, dtype=np.float64)
+        if reference.shape != contributions.shape:
+            raise ValueError(f"reference map {reference.shape} does not fit feature map {contributions.shape}")
+        contributions = contributions - reference
+    return _normalise(contributions)
 
 
 def map_to_image(

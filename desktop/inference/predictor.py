@@ -97,8 +97,13 @@ def _heatmap(
     assert spec is not None  # only image models reach here
     if card.heatmap.method == "cam":
         features = outputs[card.feature_map_output]  # (1, h, w, C), NHWC as exported from Keras
+        references = card.heatmap.reference_maps
         cam = class_activation_map(
-            features[0], np.asarray(card.heatmap.class_weights), class_index=explained, binary_positive_vs=other
+            features[0],
+            np.asarray(card.heatmap.class_weights),
+            class_index=explained,
+            binary_positive_vs=other,
+            reference=np.asarray(references[explained]) if references else None,
         )
     else:
         cam = occlusion_map(

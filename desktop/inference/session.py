@@ -123,6 +123,15 @@ class ModelSession:
             raise ModelLoadError(
                 f"the feature map has {channels} channels but the card's heat-map weights have {expected} rows"
             )
+        references = card.heatmap.reference_maps
+        grid = tuple(shape[1:3]) if len(shape) == 4 else ()
+        if references and all(isinstance(v, int) for v in grid):
+            reference_grid = (len(references[0]), len(references[0][0]))
+            if reference_grid != grid:
+                raise ModelLoadError(
+                    f"the feature map is {grid[0]} x {grid[1]} but the card's heat-map reference is "
+                    f"{reference_grid[0]} x {reference_grid[1]}"
+                )
 
     # -- use ------------------------------------------------------------------------------------
     @property

@@ -1,0 +1,176 @@
+"""Fit a CAM model's heat-map reference on films without the finding and write it into its card.
+
+    python -m conversion.heatmap_reference --model-id bone_fracture
+
+Run it after every export of the model (an export writes a new card without the block).
+
+Why: the fracture network lights up a frame one cell inside the film's edge on nearly every
+radiograph, intact or not (zero padding inside its convolutions meets the film's border), so
+the hottest spot of a fracture map could sit on the edge of the film rather than on a bone.
+That response is the same from film to film, so it is measured once: the mean contribution of
+each feature-map cell to each class's logit over reference films (the negative-class films the
+head was fitted on, in every quarter turn the app may hand them in; cells outside a film's
+content are left out of its average). The app subtracts it before showing a map (see
+``desktop.inference.heatmap.class_activation_map``), so the map shows where this film's
+evidence exceeds that of an intact film at the same place.
+
+The check it prints and stores is cross-fitted: grouped 5-fold, each fold's positive films
+(as given) are mapped with a reference built from the other folds' negative films only, and the
+share of films whose hottest cell lies on the two outermost cells of the film is compared with
+and without the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from conversion.common import card_text
+from conversion.familiarity import FOLDS, fold_of
+from desktop.core.imaging import ImageLoadError, load_image
+from desktop.inference.heatmap import cam_contributions
+from desktop.inference.preprocess import prepare
+from desktop.inference.registry import LoadedModel, ModelRegistry
+
+log = logging.getLogger("conversion.heatmap_reference")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EDGE_CELLS = 2
+
+Films = list[tuple[Path, str, bool]]  # (image file, group, carries the finding)
+
+
+def _fracture_radiographs(data_root: Path) -> Films:
+    from training.sample_sources import fracture_samples
+
+    return [(s.path, s.group, bool(s.label)) for s in fracture_samples(data_root)]
+
+
+SOURCES: dict[str, Callable[[Path], Films]] = {"bone_fracture": _fracture_radiographs}
+
+
+def content_cells(
+    grid: tuple[int, int], input_size: tuple[int, int], content_box: tuple[int, int, int, int]
+) -> np.ndarray:
+    """Feature-map cells whose centre falls on the image rather than on the padding around it."""
+    top, left, height, width = content_box
+    rows = (np.arange(grid[0]) + 0.5) * input_size[0] / grid[0]
+    cols = (np.arange(grid[1]) + 0.5) * input_size[1] / grid[1]
+    return ((rows >= top) & (rows < top + height))[:, None] & ((cols >= left) & (cols < left + width))[None, :]
+
+
+def edge_cells(content: np.ndarray, depth: int = EDGE_CELLS) -> np.ndarray:
+    """The ``depth`` outermost rows and columns of the content cells."""
+    rows, cols = np.nonzero(content)
+    inner = np.zeros_like(content)
+    inner[rows.min() + depth : rows.max() + 1 - depth, cols.min() + depth : cols.max() + 1 - depth] = True
+    return content & ~inner
+
+
+def class_contributions(model: LoadedModel, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, h, w) cell contributions as the app's heat map computes them, and the content mask."""
+    card = model.card
+    assert card.preprocessing is not None and card.feature_map_output
+    prepared = prepare(pixels, card.preprocessing)
+    features = model.session.run(prepared.tensor, outputs=[card.feature_map_output])[card.feature_map_output][0]
+    weights = np.asarray(card.heatmap.class_weights)
+    n_classes = len(card.labels)
+    maps = np.stack([
+        cam_contributions(features, weights, class_index=k, binary_positive_vs=(1 - k) if n_classes == 2 else None)
+        for k in range(n_classes)
+    ])
+    return maps, content_cells(maps.shape[1:], card.preprocessing.size, prepared.content_box)
+
+
+def read_films(model: LoadedModel, films: Films) -> list[dict]:
+    """Every film's contributions: all four quarter turns for a model that answers every turn."""
+    turns = range(4) if model.card.answers_every_turn else range(1)
+    read = []
+    for count, (path, group, finding) in enumerate(films, start=1):
+        try:
+            pixels = load_image(path).pixels
+        except ImageLoadError as exc:
+            log.warning("skipped %s: %s", path, exc)
+            continue
+        views = [class_contributions(model, np.ascontiguousarray(np.rot90(pixels, turn))) for turn in turns]
+        read.append({"group": group, "finding": finding, "views": views})
+        if count % 100 == 0:
+            log.info("films %d/%d", count, len(films))
+    return read
+
+
+def reference_maps(films: list[dict]) -> np.ndarray:
+    """Per class and cell, the mean contribution over the films' views that cover the cell."""
+    if not films:
+        raise ValueError("no reference films")
+    total = sum(np.where(content, maps, 0.0) for film in films for maps, content in film["views"])
+    covered = sum(content.astype(float) for film in films for _, content in film["views"])
+    return np.divide(total, covered, out=np.zeros_like(total), where=covered > 0)
+
+
+def edge_check(films: list[dict], explained: int) -> dict:
+    """Cross-fitted: how often a positive film's hottest cell sits on its edge, without and with
+    a reference built from the other folds' negative films."""
+    folds = fold_of(np.array([film["group"] for film in films]))
+    on_edge = {"without": [], "with": []}
+    for k in range(FOLDS):
+        reference = reference_maps([f for f, fold in zip(films, folds) if fold != k and not f["finding"]])
+        for film, fold in zip(films, folds):
+            if fold != k or not film["finding"]:
+                continue
+            maps, content = film["views"][0]  # the film as given
+            edge = edge_cells(content)
+            for name, subtract in (("without", 0.0), ("with", reference[explained])):
+                values = np.where(content, maps[explained] - subtract, -np.inf)
+                on_edge[name].append(bool(edge.flat[int(np.argmax(values))]))
+    return {
+        "films": len(on_edge["with"]),
+        "hottest_cell_on_film_edge_without_reference": round(float(np.mean(on_edge["without"])), 4),
+        "hottest_cell_on_film_edge_with_reference": round(float(np.mean(on_edge["with"])), 4),
+        "edge": f"the {EDGE_CELLS} outermost feature-map cells of the film on each side",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-id", required=True, choices=sorted(SOURCES))
+    parser.add_argument("--models", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    try:
+        model = ModelRegistry.discover(args.models).get(args.model_id)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    if model.card.heatmap.method != "cam" or model.card.positive_label is None:
+        print(f"error: {args.model_id} is not a binary model with CAM heat maps", file=sys.stderr)
+        return 1
+    films = read_films(model, SOURCES[args.model_id](args.data_root))
+    negatives = [film for film in films if not film["finding"]]
+    if len(negatives) < 2 * FOLDS:
+        print(f"error: only {len(negatives)} reference films for {args.model_id}", file=sys.stderr)
+        return 1
+    negative_label = next(label for label in model.card.labels if label != model.card.positive_label)
+    summary = {
+        "images": f"{len(negatives)} {negative_label} films the head was fitted on, each in "
+        + ("its four quarter turns" if model.card.answers_every_turn else "the orientation given"),
+        "edge_check": edge_check(films, model.card.labels.index(model.card.positive_label)),
+        "command": " ".join(["python -m conversion.heatmap_reference", *(sys.argv[1:] if argv is None else argv)]),
+    }
+    card_path = model.folder / "model.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["heatmap"]["reference"] = {**summary, "maps": np.round(reference_maps(negatives), 4).tolist()}
+    card_path.write_text(card_text(card), encoding="utf-8")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
