@@ -146,7 +146,8 @@ def fit_for_model(model: LoadedModel, locator: LoadedModel | None, reference: Re
     return fit_familiarity(features, components=components).with_threshold(threshold), held_out
 
 
-def _reading(model: LoadedModel) -> str:
+def how_images_are_read(model: LoadedModel) -> str:
+    """How the app hands a film to the model, in words for a card."""
     if model.card.region == "knee_joint":
         return "knee joints located on each"
     return "whole images, each in its four quarter turns" if model.card.answers_every_turn else "whole images"
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     reference, check = SOURCES[args.model_id](args.data_root)
     familiarity, held_out = fit_for_model(model, locator, reference, components=args.components, percentile=args.percentile)
     summary = {
-        "images": f"{len(reference)} in-domain images ({_reading(model)})",
+        "images": f"{len(reference)} in-domain images ({how_images_are_read(model)})",
         "feature_vectors": int(len(held_out)),
         "components": int(familiarity.components.shape[0]),
         "threshold_rule": f"{args.percentile:g}th percentile of held-out distances (grouped {FOLDS}-fold)",

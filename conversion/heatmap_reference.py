@@ -1,22 +1,24 @@
 """Fit a CAM model's heat-map reference on films without the finding and write it into its card.
 
     python -m conversion.heatmap_reference --model-id bone_fracture
+    python -m conversion.heatmap_reference --model-id knee_osteoporosis
 
 Run it after every export of the model (an export writes a new card without the block).
 
-Why: the fracture network lights up a frame one cell inside the film's edge on nearly every
-radiograph, intact or not (zero padding inside its convolutions meets the film's border), so
-the hottest spot of a fracture map could sit on the edge of the film rather than on a bone.
-That response is the same from film to film, so it is measured once: the mean contribution of
-each feature-map cell to each class's logit over reference films (the negative-class films the
-head was fitted on, in every quarter turn the app may hand them in; cells outside a film's
-content are left out of its average). The app subtracts it before showing a map (see
-``desktop.inference.heatmap.class_activation_map``), so the map shows where this film's
-evidence exceeds that of an intact film at the same place.
+Why: these networks respond to the edge of what they read on nearly every film, finding or
+not (zero padding inside their convolutions meets the film's or the crop's border): the fracture
+network lights a frame one cell inside the film's edge, and the hottest cell of every knee
+osteoporosis joint map lay on the crop's edge. That response is the same from film to film, so
+it is measured once: the mean contribution of each feature-map cell to each class's logit over
+reference films (the negative-class films the head was fitted on, read as the app reads them:
+every quarter turn for a model that answers every turn, every located joint for a knee model;
+cells outside a film's content are left out of its average). The app subtracts it before
+showing a map (see ``desktop.inference.heatmap.class_activation_map``), so the map shows where
+this film's evidence exceeds that of a film without the finding at the same place.
 
 The check it prints and stores is cross-fitted: grouped 5-fold, each fold's positive films
 (as given) are mapped with a reference built from the other folds' negative films only, and the
-share of films whose hottest cell lies on the two outermost cells of the film is compared with
+share of maps whose hottest cell lies on the two outermost cells of the film is compared with
 and without the reference.
 """
 
@@ -32,11 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from conversion.common import card_text
-from conversion.familiarity import FOLDS, fold_of
+from conversion.familiarity import FOLDS, fold_of, how_images_are_read
 from desktop.core.imaging import ImageLoadError, load_image
 from desktop.inference.heatmap import cam_contributions
+from desktop.inference.knee_joints import crop_joint, locate_knee_joints
 from desktop.inference.preprocess import prepare
 from desktop.inference.registry import LoadedModel, ModelRegistry
+from desktop.inference.regional import usable_locator
 
 log = logging.getLogger("conversion.heatmap_reference")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +55,18 @@ def _fracture_radiographs(data_root: Path) -> Films:
     return [(s.path, s.group, bool(s.label)) for s in fracture_samples(data_root)]
 
 
-SOURCES: dict[str, Callable[[Path], Films]] = {"bone_fracture": _fracture_radiographs}
+def _knee_films(data_root: Path) -> Films:
+    """Normal and osteoporosis films (osteopenia, between the two, is neither reference nor check)."""
+    from training.knee_osteoporosis_data import list_films
+
+    films, _ = list_films(data_root / "osteoporosis")
+    return [(f.path, f.group, f.label == "osteoporosis") for f in films if f.label in ("normal", "osteoporosis")]
+
+
+SOURCES: dict[str, Callable[[Path], Films]] = {
+    "bone_fracture": _fracture_radiographs,
+    "knee_osteoporosis": _knee_films,
+}
 
 
 def content_cells(
@@ -87,18 +102,29 @@ def class_contributions(model: LoadedModel, pixels: np.ndarray) -> tuple[np.ndar
     return maps, content_cells(maps.shape[1:], card.preprocessing.size, prepared.content_box)
 
 
-def read_films(model: LoadedModel, films: Films) -> list[dict]:
-    """Every film's contributions: all four quarter turns for a model that answers every turn."""
+def _views(model: LoadedModel, locator: LoadedModel | None, pixels: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """The images the model reads from a film as the app hands them to it, and how many of
+    them come from the film as given: each located joint for a knee model; for a model that
+    answers every turn, the film as given and then its other three quarter turns."""
+    if model.card.region == "knee_joint":
+        joints = [crop_joint(pixels, joint) for joint in locate_knee_joints(locator, pixels)]
+        return joints, len(joints)
     turns = range(4) if model.card.answers_every_turn else range(1)
+    return [np.ascontiguousarray(np.rot90(pixels, turn)) for turn in turns], 1
+
+
+def read_films(model: LoadedModel, locator: LoadedModel | None, films: Films) -> list[dict]:
+    """Every film's contributions, view by view (see :func:`_views`)."""
     read = []
     for count, (path, group, finding) in enumerate(films, start=1):
         try:
-            pixels = load_image(path).pixels
+            views, as_given = _views(model, locator, load_image(path).pixels)
         except ImageLoadError as exc:
             log.warning("skipped %s: %s", path, exc)
             continue
-        views = [class_contributions(model, np.ascontiguousarray(np.rot90(pixels, turn))) for turn in turns]
-        read.append({"group": group, "finding": finding, "views": views})
+        if views:
+            maps = [class_contributions(model, view) for view in views]
+            read.append({"group": group, "finding": finding, "views": maps, "as_given": maps[:as_given]})
         if count % 100 == 0:
             log.info("films %d/%d", count, len(films))
     return read
@@ -117,22 +143,25 @@ def edge_check(films: list[dict], explained: int) -> dict:
     """Cross-fitted: how often a positive film's hottest cell sits on its edge, without and with
     a reference built from the other folds' negative films."""
     folds = fold_of(np.array([film["group"] for film in films]))
-    on_edge = {"without": [], "with": []}
+    on_edge: dict[str, list[bool]] = {"without": [], "with": []}
+    edge_share = []
     for k in range(FOLDS):
         reference = reference_maps([f for f, fold in zip(films, folds) if fold != k and not f["finding"]])
         for film, fold in zip(films, folds):
             if fold != k or not film["finding"]:
                 continue
-            maps, content = film["views"][0]  # the film as given
-            edge = edge_cells(content)
-            for name, subtract in (("without", 0.0), ("with", reference[explained])):
-                values = np.where(content, maps[explained] - subtract, -np.inf)
-                on_edge[name].append(bool(edge.flat[int(np.argmax(values))]))
+            for maps, content in film["as_given"]:
+                edge = edge_cells(content)
+                edge_share.append(edge.sum() / content.sum())
+                for name, subtract in (("without", 0.0), ("with", reference[explained])):
+                    values = np.where(content, maps[explained] - subtract, -np.inf)
+                    on_edge[name].append(bool(edge.flat[int(np.argmax(values))]))
     return {
-        "films": len(on_edge["with"]),
+        "maps": len(on_edge["with"]),
         "hottest_cell_on_film_edge_without_reference": round(float(np.mean(on_edge["without"])), 4),
         "hottest_cell_on_film_edge_with_reference": round(float(np.mean(on_edge["with"])), 4),
         "edge": f"the {EDGE_CELLS} outermost feature-map cells of the film on each side",
+        "edge_share_of_cells": round(float(np.mean(edge_share)), 4),
     }
 
 
@@ -144,23 +173,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
+    registry = ModelRegistry.discover(args.models)
     try:
-        model = ModelRegistry.discover(args.models).get(args.model_id)
+        model = registry.get(args.model_id)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 1
     if model.card.heatmap.method != "cam" or model.card.positive_label is None:
         print(f"error: {args.model_id} is not a binary model with CAM heat maps", file=sys.stderr)
         return 1
-    films = read_films(model, SOURCES[args.model_id](args.data_root))
+    films = read_films(model, usable_locator(registry), SOURCES[args.model_id](args.data_root))
     negatives = [film for film in films if not film["finding"]]
     if len(negatives) < 2 * FOLDS:
         print(f"error: only {len(negatives)} reference films for {args.model_id}", file=sys.stderr)
         return 1
     negative_label = next(label for label in model.card.labels if label != model.card.positive_label)
     summary = {
-        "images": f"{len(negatives)} {negative_label} films the head was fitted on, each in "
-        + ("its four quarter turns" if model.card.answers_every_turn else "the orientation given"),
+        "images": f"{len(negatives)} {negative_label} films the head was fitted on "
+        f"({how_images_are_read(model)})",
         "edge_check": edge_check(films, model.card.labels.index(model.card.positive_label)),
         "command": " ".join(["python -m conversion.heatmap_reference", *(sys.argv[1:] if argv is None else argv)]),
     }

@@ -14,6 +14,7 @@ from desktop.core.model_card import CardError, load_card
 from desktop.inference.heatmap import class_activation_map
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
+from tests.fixtures.fake_locator import ScriptedJoints, bilateral_film, halves
 from tests.fixtures.tiny_models import blob_image, make_tiny_model_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +80,7 @@ def test_the_command_writes_a_reference_the_app_then_uses(tmp_path: Path, monkey
 
     assert heatmap_reference.main(["--model-id", "tiny_chest", "--models", str(models)]) == 0
     block = json.loads((models / "tiny_chest" / "model.json").read_text(encoding="utf-8"))["heatmap"]["reference"]
-    assert block["images"].startswith("12 NORMAL films") and block["edge_check"]["films"] == 12
+    assert block["images"].startswith("12 NORMAL films") and block["edge_check"]["maps"] == 12
     maps = np.asarray(block["maps"])
     assert maps.shape == (2, 16, 16)
     np.testing.assert_allclose(maps[0], -maps[1], atol=1e-3)  # binary: one direction, both signs
@@ -109,12 +110,15 @@ def test_a_reference_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> N
         load_card(card_path)
 
 
-def test_the_shipped_fracture_card_carries_its_reference() -> None:
-    card = load_card(REPO_ROOT / "models" / "bone_fracture" / "model.json")
+@pytest.mark.parametrize(("model_id", "grid"), [("bone_fracture", (28, 28)), ("knee_osteoporosis", (14, 14))])
+def test_shipped_cards_carry_a_reference_that_holds_the_edge_response(model_id: str, grid: tuple[int, int]) -> None:
+    card = load_card(REPO_ROOT / "models" / model_id / "model.json")
     maps = np.asarray(card.heatmap.reference_maps)
-    assert maps.shape == (2, 28, 28)
-    # The frame one cell inside the film's edge is what the reference is there to remove.
-    assert maps[1, 1, 5:23].mean() > maps[1, 5:23, 5:23].mean() + 5
+    assert maps.shape == (2, *grid)
+    # What the reference is there to remove: a film's edge cells argue for the finding on
+    # every film, far more than its middle does.
+    edge = heatmap_reference.edge_cells(np.ones(grid, dtype=bool))
+    assert maps[1][edge].mean() > maps[1][~edge].mean() + 5
 
 
 def test_the_app_subtracts_the_reference_of_the_class_it_explains(tmp_path: Path) -> None:
@@ -131,3 +135,17 @@ def test_the_app_subtracts_the_reference_of_the_class_it_explains(tmp_path: Path
     card_path.write_text(json.dumps(card), encoding="utf-8")
     model = ModelRegistry.discover(tmp_path).get("tiny_chest")
     assert predict_image(model, film).heatmap.max() < 1e-3
+
+
+def test_each_located_joint_is_a_view_of_a_knee_film(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_tiny_model_dir(tmp_path, model_id="knee", body_part="knee", region="knee_joint")
+    make_tiny_model_dir(tmp_path, model_id="whole")
+    registry = ModelRegistry.discover(tmp_path)
+    monkeypatch.setattr(heatmap_reference, "locate_knee_joints", ScriptedJoints(halves))
+    film = bilateral_film()
+
+    views, as_given = heatmap_reference._views(registry.get("knee"), None, film)
+    assert [v.shape for v in views] == [(64, 64), (64, 64)] and as_given == 2
+    views, as_given = heatmap_reference._views(registry.get("whole"), None, film)
+    assert [v.shape for v in views] == [film.shape] and as_given == 1
+    assert not heatmap_reference._views(registry.get("knee"), None, np.zeros((64, 160)))[0]  # no joint found
