@@ -28,7 +28,6 @@ images of another kind are flagged.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -38,12 +37,17 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.common import card_text
+from conversion.card_blocks import (
+    block_command_parser,
+    how_images_are_read,
+    installed_model,
+    update_card,
+    views_as_read,
+)
 from desktop.core.familiarity import Familiarity, fit_familiarity
 from desktop.core.imaging import ImageLoadError, load_image
-from desktop.inference.knee_joints import crop_joint, locate_knee_joints
 from desktop.inference.predictor import PredictionError, feature_vector
-from desktop.inference.registry import LoadedModel, ModelRegistry
+from desktop.inference.registry import LoadedModel
 from desktop.inference.regional import usable_locator
 
 log = logging.getLogger("conversion.familiarity")
@@ -101,16 +105,7 @@ def image_features(model: LoadedModel, locator: LoadedModel | None, files: Itera
     rows, groups = [], []
     for count, (path, group) in enumerate(files, start=1):
         try:
-            pixels = load_image(path).pixels
-            if model.card.region == "knee_joint":
-                views = [crop_joint(pixels, joint) for joint in locate_knee_joints(locator, pixels)]
-            elif model.card.answers_every_turn:
-                # The app hands it films in whatever turn they came (it averages the turns
-                # itself), so its reference holds every turn: upright only, it flagged 7 of 67
-                # radiographs turned a quarter and none upright.
-                views = [np.ascontiguousarray(np.rot90(pixels, turn)) for turn in range(4)]
-            else:
-                views = [pixels]
+            views, _ = views_as_read(model, locator, load_image(path).pixels)
             for view in views:
                 rows.append(feature_vector(model, view))
                 groups.append(group)
@@ -146,13 +141,6 @@ def fit_for_model(model: LoadedModel, locator: LoadedModel | None, reference: Re
     return fit_familiarity(features, components=components).with_threshold(threshold), held_out
 
 
-def how_images_are_read(model: LoadedModel) -> str:
-    """How the app hands a film to the model, in words for a card."""
-    if model.card.region == "knee_joint":
-        return "knee joints located on each"
-    return "whole images, each in its four quarter turns" if model.card.answers_every_turn else "whole images"
-
-
 def _folder_images(folder: Path) -> Reference:
     from training.datasets import IMAGE_SUFFIXES
 
@@ -169,22 +157,17 @@ def flagged_share(familiarity: Familiarity, model: LoadedModel, locator: LoadedM
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-id", required=True, choices=sorted(SOURCES))
-    parser.add_argument("--models", type=Path, default=REPO_ROOT / "models")
-    parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    parser = block_command_parser(__doc__.splitlines()[0], list(SOURCES))
     parser.add_argument("--components", type=int, default=32)
     parser.add_argument("--percentile", type=float, default=99.0)
     parser.add_argument("--foreign", type=Path, action="append", default=[], help="folder of other images to report on")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    registry = ModelRegistry.discover(args.models)
-    try:
-        model = registry.get(args.model_id)
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
+    found = installed_model(args)
+    if found is None:
         return 1
+    registry, model = found
     if not model.card.feature_map_output:
         print(f"error: {args.model_id} exports no feature map", file=sys.stderr)
         return 1
@@ -207,10 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         summary.setdefault("other_images_flagged", {})[f"{folder.parent.name}/{folder.name}"] = {"share": round(share, 4), "n": n}
     familiarity = familiarity.with_threshold(familiarity.threshold, summary)
 
-    card_path = model.folder / "model.json"
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    card["familiarity"] = familiarity.to_dict()
-    card_path.write_text(card_text(card), encoding="utf-8")
+    update_card(model, lambda card: card.update(familiarity=familiarity.to_dict()))
     print(json.dumps(summary, indent=2))
     return 0
 

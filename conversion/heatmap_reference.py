@@ -24,7 +24,6 @@ and without the reference.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -33,17 +32,21 @@ from pathlib import Path
 
 import numpy as np
 
-from conversion.common import card_text
-from conversion.familiarity import FOLDS, fold_of, how_images_are_read
+from conversion.card_blocks import (
+    block_command_parser,
+    how_images_are_read,
+    installed_model,
+    update_card,
+    views_as_read,
+)
+from conversion.familiarity import FOLDS, fold_of
 from desktop.core.imaging import ImageLoadError, load_image
 from desktop.inference.heatmap import cam_contributions
-from desktop.inference.knee_joints import crop_joint, locate_knee_joints
 from desktop.inference.preprocess import prepare
-from desktop.inference.registry import LoadedModel, ModelRegistry
+from desktop.inference.registry import LoadedModel
 from desktop.inference.regional import usable_locator
 
 log = logging.getLogger("conversion.heatmap_reference")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 EDGE_CELLS = 2
 
 Films = list[tuple[Path, str, bool]]  # (image file, group, carries the finding)
@@ -102,23 +105,12 @@ def class_contributions(model: LoadedModel, pixels: np.ndarray) -> tuple[np.ndar
     return maps, content_cells(maps.shape[1:], card.preprocessing.size, prepared.content_box)
 
 
-def _views(model: LoadedModel, locator: LoadedModel | None, pixels: np.ndarray) -> tuple[list[np.ndarray], int]:
-    """The images the model reads from a film as the app hands them to it, and how many of
-    them come from the film as given: each located joint for a knee model; for a model that
-    answers every turn, the film as given and then its other three quarter turns."""
-    if model.card.region == "knee_joint":
-        joints = [crop_joint(pixels, joint) for joint in locate_knee_joints(locator, pixels)]
-        return joints, len(joints)
-    turns = range(4) if model.card.answers_every_turn else range(1)
-    return [np.ascontiguousarray(np.rot90(pixels, turn)) for turn in turns], 1
-
-
 def read_films(model: LoadedModel, locator: LoadedModel | None, films: Films) -> list[dict]:
-    """Every film's contributions, view by view (see :func:`_views`)."""
+    """Every film's contributions, view by view as the app reads them (``views_as_read``)."""
     read = []
     for count, (path, group, finding) in enumerate(films, start=1):
         try:
-            views, as_given = _views(model, locator, load_image(path).pixels)
+            views, as_given = views_as_read(model, locator, load_image(path).pixels)
         except ImageLoadError as exc:
             log.warning("skipped %s: %s", path, exc)
             continue
@@ -166,19 +158,12 @@ def edge_check(films: list[dict], explained: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-id", required=True, choices=sorted(SOURCES))
-    parser.add_argument("--models", type=Path, default=REPO_ROOT / "models")
-    parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
-    args = parser.parse_args(argv)
+    args = block_command_parser(__doc__.splitlines()[0], list(SOURCES)).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-
-    registry = ModelRegistry.discover(args.models)
-    try:
-        model = registry.get(args.model_id)
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
+    found = installed_model(args)
+    if found is None:
         return 1
+    registry, model = found
     if model.card.heatmap.method != "cam" or model.card.positive_label is None:
         print(f"error: {args.model_id} is not a binary model with CAM heat maps", file=sys.stderr)
         return 1
@@ -194,10 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         "edge_check": edge_check(films, model.card.labels.index(model.card.positive_label)),
         "command": " ".join(["python -m conversion.heatmap_reference", *(sys.argv[1:] if argv is None else argv)]),
     }
-    card_path = model.folder / "model.json"
-    card = json.loads(card_path.read_text(encoding="utf-8"))
-    card["heatmap"]["reference"] = {**summary, "maps": np.round(reference_maps(negatives), 4).tolist()}
-    card_path.write_text(card_text(card), encoding="utf-8")
+    maps = np.round(reference_maps(negatives), 4).tolist()
+    update_card(model, lambda card: card["heatmap"].update(reference={**summary, "maps": maps}))
     print(json.dumps(summary, indent=2))
     return 0
 

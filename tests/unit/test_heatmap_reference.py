@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conversion import heatmap_reference
+from conversion import card_blocks, heatmap_reference
 from desktop.core.model_card import CardError, load_card
 from desktop.inference.heatmap import class_activation_map
 from desktop.inference.predictor import predict_image
@@ -141,11 +141,11 @@ def test_each_located_joint_is_a_view_of_a_knee_film(tmp_path: Path, monkeypatch
     make_tiny_model_dir(tmp_path, model_id="knee", body_part="knee", region="knee_joint")
     make_tiny_model_dir(tmp_path, model_id="whole")
     registry = ModelRegistry.discover(tmp_path)
-    monkeypatch.setattr(heatmap_reference, "locate_knee_joints", ScriptedJoints(halves))
+    monkeypatch.setattr(card_blocks, "locate_knee_joints", ScriptedJoints(halves))
     film = bilateral_film()
 
-    views, as_given = heatmap_reference._views(registry.get("knee"), None, film)
+    views, as_given = card_blocks.views_as_read(registry.get("knee"), None, film)
     assert [v.shape for v in views] == [(64, 64), (64, 64)] and as_given == 2
-    views, as_given = heatmap_reference._views(registry.get("whole"), None, film)
+    views, as_given = card_blocks.views_as_read(registry.get("whole"), None, film)
     assert [v.shape for v in views] == [film.shape] and as_given == 1
-    assert not heatmap_reference._views(registry.get("knee"), None, np.zeros((64, 160)))[0]  # no joint found
+    assert not card_blocks.views_as_read(registry.get("knee"), None, np.zeros((64, 160)))[0]  # no joint found
