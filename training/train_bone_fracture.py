@@ -30,6 +30,7 @@ import numpy as np
 
 from desktop.core import metrics
 from desktop.inference.preprocess import model_image
+from training.architectures import FEATURE_SCALES
 from training.calibration import fit_temperature, softmax
 from training.cross_validate import grouped_folds, pooled_metrics, stratified_fold_numbers
 from training.datasets import decode_grayscale, display_path, write_split_lists
@@ -142,13 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "bone_fracture")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "cache")
     parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--scales", choices=FEATURE_SCALES, help="KL network activations the head reads (default: the task's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     started = time.time()
     task = IMAGE_TASKS["bone_fracture"]
     samples = fracture_samples(args.data_root)
     labels = np.array([s.label for s in samples])
-    backbone = backbone_at(args.kl_model, task.preprocessing.size, pooling=task.feature_pooling, scales=task.feature_scales)
+    scales = args.scales or task.feature_scales
+    backbone = backbone_at(args.kl_model, task.preprocessing.size, pooling=task.feature_pooling, scales=scales)
     features, parity = all_features(samples, backbone, task.preprocessing, args.cache)
     files = [s.relative for s in samples]
 
@@ -174,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         "labels": list(task.labels),
         "seed": args.seed,
         # The backbone is named: the KL network is trained in steps, and any of them can be read.
-        "command": f"python -m training.train_bone_fracture --kl-model {display_path(args.kl_model)}",
+        "command": f"python -m training.train_bone_fracture --kl-model {display_path(args.kl_model)}"
+        + (f" --scales {args.scales}" if args.scales else ""),
+        "feature_scales": scales,
         "duration_s": round(time.time() - started, 1),
         "split_file": str(split_file.relative_to(REPO_ROOT)),
         "split_counts": {"all": {name: int((labels == i).sum()) for i, name in enumerate(task.labels)}},
