@@ -139,6 +139,8 @@ class ModelCard:
     role: str = "diagnosis"
     region: str | None = None  # one of REGIONS; None: the model reads the whole image
     film_aggregation: str | None = None  # one of FILM_AGGREGATIONS; set exactly when region is
+    # What the heat map is read against ("not_fractured films") when the card has a reference; "" otherwise.
+    heatmap_compared_with: str = ""
     familiarity: Familiarity | None = None  # how far from its reference images an input may lie
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -228,6 +230,13 @@ def _parse_reference(data: dict[str, Any], n_labels: int) -> tuple[tuple[tuple[f
     if len(maps) != n_labels or len(shapes) != 1 or len(widths) != 1 or 0 in next(iter(shapes)):
         raise CardError("heatmap.reference.maps must be one [rows][cols] map per class, all the same shape")
     return maps
+
+
+def _compared_with(heatmap: HeatmapSpec, labels: tuple[str, ...], positive: str | None) -> str:
+    """A binary model's reference films are those of its other label (conversion.heatmap_reference)."""
+    if not heatmap.reference_maps or positive is None:
+        return ""
+    return f"{next(label for label in labels if label != positive)} films"
 
 
 def _parse_region(data: dict[str, Any], where: str, *, role: str, task: str) -> tuple[str | None, str | None]:
@@ -334,6 +343,7 @@ def parse_card(data: dict[str, Any]) -> ModelCard:
         region=region,
         film_aggregation=film_aggregation,
         familiarity=familiarity,
+        heatmap_compared_with=_compared_with(heatmap, labels, positive),
         raw=data,
     )
 

@@ -162,7 +162,11 @@ class PredictionCard(QFrame):
         calibrated = "Calibrated probabilities" if prediction.calibrated else "Uncalibrated scores \u2014 read as a ranking, not a risk"
         layout.addWidget(_label(("\u2713 " if prediction.calibrated else "") + calibrated, name="muted", scale=0.9))
         if prediction.heatmap is not None and prediction.heatmap_label:
-            layout.addWidget(_label(f"Heat map: evidence for {readable_label(prediction.heatmap_label, card)} ({prediction.heatmap_method.upper()})", name="muted", scale=0.9))
+            evidence = readable_label(prediction.heatmap_label, card)
+            if card is not None and card.heatmap_compared_with:
+                evidence += f" compared with {card.heatmap_compared_with}"
+            method = prediction.heatmap_method.upper()
+            layout.addWidget(_label(f"Heat map: evidence for {evidence} ({method})", name="muted", scale=0.9))
         lines = metric_lines(card.metrics) if card is not None else []
         if lines:
             self.metrics_widget = _label("\n".join(lines), name="muted", scale=0.88)

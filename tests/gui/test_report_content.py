@@ -99,3 +99,22 @@ def test_report_as_plain_text_keeps_joints_warnings_and_the_disclaimer(tmp_path)
     assert lines[left_at + 1] == "  Tiny knee model: Grade 2 (50.0%; most probable class)"
     assert lines[right_at + 2] == "    Radiographic OA: Normal (Osteoarthritis 30.0%; Osteoarthritis if 50% or more)"
     assert "Impression" in lines and "Likely pneumonia." in lines and lines[-1].startswith("Decision support only")
+
+
+def test_a_referenced_heat_map_says_what_it_is_compared_with_after_a_reload(tmp_path) -> None:
+    from tests.fixtures.records import chest_prediction
+
+    compared = replace(chest_prediction(), card=replace(CHEST_CARD, heatmap_compared_with="NORMAL films"))
+    store = SQLiteRecordStore.open(tmp_path / "data")
+    saved = store.save_study(make_draft(*write_test_png(tmp_path / "x.png"), predictions=(compared,)))
+    record = store.get_study(saved.key)
+    store.close()
+    assert record.predictions[0].model_card().heatmap_compared_with == "NORMAL films"
+    caption = report_content(record, clinic=ClinicSettings(), generated_at=record.created_at).heatmap_caption
+    assert caption.endswith("\u201cPNEUMONIA\u201d most, compared with NORMAL films.")
+
+    plain = replace(chest_prediction(), card=CHEST_CARD)  # a card without a reference, or a study saved before them
+    store = SQLiteRecordStore.open(tmp_path / "data")
+    record = store.save_study(make_draft(*write_test_png(tmp_path / "y.png", seed=1), predictions=(plain,)))
+    store.close()
+    assert "compared with" not in report_content(record, clinic=ClinicSettings(), generated_at=record.created_at).heatmap_caption

@@ -63,6 +63,7 @@ def test_binary_card_shows_everything(panel: ResultsPanel, tiny_models_dir) -> N
     assert "chest_pneumonia \u00b7 version 2.1.0" in text
     assert "Decision threshold: PNEUMONIA when P(PNEUMONIA) \u2265 0.42" in text
     assert "Calibrated probabilities" in text
+    assert "Heat map: evidence for PNEUMONIA (CAM)" in text
     assert "\u26a0 Image is smaller" in text
     # The warning sits right under the answer, before the probability bars.
     layout = widget.layout()
@@ -170,3 +171,9 @@ def test_unfamiliar_warning_explains_itself_with_the_cards_figures(panel: Result
     (widget,) = panel.cards()
     unfamiliar, small = widget.warning_widgets
     assert "flagged 1.3% of the time" in unfamiliar.toolTip() and small.toolTip() == ""
+
+
+def test_a_referenced_heat_map_says_what_it_is_compared_with(panel: ResultsPanel, tiny_models_dir) -> None:
+    card = dataclasses.replace(load_card(tiny_models_dir / "tiny_chest" / "model.json"), heatmap_compared_with="NORMAL films")
+    panel.show_results([(_prediction(), card)], body_part="chest")
+    assert "Heat map: evidence for PNEUMONIA compared with NORMAL films (CAM)" in _texts(panel.cards()[0])

@@ -11,6 +11,7 @@ from PIL import Image
 
 from conversion import card_blocks, heatmap_reference
 from desktop.core.model_card import CardError, load_card
+from desktop.core.records.values import CardSummary
 from desktop.inference.heatmap import class_activation_map
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
@@ -87,6 +88,8 @@ def test_the_command_writes_a_reference_the_app_then_uses(tmp_path: Path, monkey
 
     model = ModelRegistry.discover(models).get("tiny_chest")
     assert len(model.card.heatmap.reference_maps) == 2
+    assert model.card.heatmap_compared_with == "NORMAL films"  # what the results and the report say
+    assert CardSummary.from_card(model.card).heatmap_compared_with == "NORMAL films"  # kept with a saved study
     prediction = predict_image(model, blob_image(64, top=30, left=30))
     assert prediction.heatmap is not None
     y, x = np.unravel_index(np.argmax(prediction.heatmap), prediction.heatmap.shape)
@@ -124,6 +127,7 @@ def test_shipped_cards_carry_a_reference_that_holds_the_edge_response(model_id: 
 def test_the_app_subtracts_the_reference_of_the_class_it_explains(tmp_path: Path) -> None:
     folder = make_tiny_model_dir(tmp_path, model_id="tiny_chest")
     model = ModelRegistry.discover(tmp_path).get("tiny_chest")
+    assert model.card.heatmap_compared_with == ""  # no reference: nothing to compare with
     film = blob_image(64, top=30, left=30)
     maps, _ = heatmap_reference.class_contributions(model, film)
     assert predict_image(model, film).heatmap.max() > 0.9

@@ -111,6 +111,7 @@ class CardSummary:
     limitations: tuple[str, ...] = ()
     threshold_rationale: str = ""
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    heatmap_compared_with: str = ""  # studies saved before heat-map references read ""
 
     @classmethod
     def from_card(cls, card: ModelCard) -> CardSummary:
@@ -121,6 +122,7 @@ class CardSummary:
             limitations=tuple(card.limitations),
             threshold_rationale=card.threshold_rationale,
             metrics=dict(card.metrics),
+            heatmap_compared_with=card.heatmap_compared_with,
         )
 
 
@@ -180,6 +182,7 @@ class StoredPrediction:
             threshold=self.threshold, threshold_rationale=c.threshold_rationale if c is not None else "",
             positive_label=self.positive_label, metrics=dict(c.metrics) if c is not None else {},
             intended_use=c.intended_use if c is not None else "", limitations=c.limitations if c is not None else (),
+            heatmap_compared_with=c.heatmap_compared_with if c is not None else "",
         )
 
     def to_prediction(self, *, extra_warnings: tuple[str, ...] = ()) -> Prediction:

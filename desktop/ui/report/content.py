@@ -187,6 +187,11 @@ def _explained_label(p: StoredPrediction) -> str:
     return f"\u201c{readable_label(p.heatmap_label or p.label, p.card)}\u201d"
 
 
+def _compared(p: StoredPrediction) -> str:
+    """The films a referenced heat map is read against (see conversion.heatmap_reference)."""
+    return f", compared with {p.card.heatmap_compared_with}" if p.card is not None and p.card.heatmap_compared_with else ""
+
+
 def _heatmap_caption(study: StudyRecord) -> str:
     explained = explained_predictions(study)
     if not explained:
@@ -195,10 +200,10 @@ def _heatmap_caption(study: StudyRecord) -> str:
     if len(explained) > 1:
         per_joint = ", ".join(f"{_explained_label(p)} ({joint_heading(p.region_side).lower()})" for p in explained)
         return (f"Heat maps ({first.heatmap_method.upper()}, {first.model_name}): red marks the regions that drove "
-                f"each knee's result most: {per_joint}.")
+                f"each knee's result most{_compared(first)}: {per_joint}.")
     where = f", {joint_heading(first.region_side).lower()}" if first.region_side else ""
     return (f"Heat map ({first.heatmap_method.upper()}, {first.model_name}{where}): red marks the regions that "
-            f"drove {_explained_label(first)} most.")
+            f"drove {_explained_label(first)} most{_compared(first)}.")
 
 
 def _prediction_rows(p: StoredPrediction) -> list[FindingRow]:
