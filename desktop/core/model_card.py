@@ -262,6 +262,17 @@ def _parse_region(data: dict[str, Any], where: str, *, role: str, task: str) -> 
 
 def parse_card(data: dict[str, Any]) -> ModelCard:
     """Validate a card dictionary; raise :class:`CardError` with the first problem found."""
+    try:
+        return _parse_card(data)
+    except CardError:
+        raise
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
+        # A hand-edited card with a word where a number belongs (a weight, a reference map)
+        # must make its model unavailable with a reason, not stop the app from starting.
+        raise CardError(f"model card {data.get('id', '?')!r} holds a value of the wrong kind: {exc}") from exc
+
+
+def _parse_card(data: dict[str, Any]) -> ModelCard:
     where = f"model card {data.get('id', '?')!r}"
     labels = tuple(str(v) for v in _require(data, "labels", where))
     if len(labels) < 2 or len(set(labels)) != len(labels):

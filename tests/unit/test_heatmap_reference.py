@@ -112,6 +112,14 @@ def test_a_reference_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> N
     with pytest.raises(CardError, match="one \\[rows\\]\\[cols\\] map per class"):
         load_card(card_path)
 
+    # A hand-edited word where a number belongs: the model is refused with a reason, the app starts.
+    maps = np.zeros((2, 16, 16)).tolist()
+    maps[1][3][4] = "high"
+    card["heatmap"]["reference"] = {"maps": maps}
+    card_path.write_text(json.dumps(card), encoding="utf-8")
+    registry = ModelRegistry.discover(tmp_path)
+    assert not registry.available and "wrong kind" in registry.unavailable[0].reason
+
 
 @pytest.mark.parametrize(("model_id", "grid"), [("bone_fracture", (28, 28)), ("knee_osteoporosis", (14, 14))])
 def test_shipped_cards_carry_a_reference_that_holds_the_edge_response(model_id: str, grid: tuple[int, int]) -> None:
