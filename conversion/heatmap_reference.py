@@ -143,17 +143,22 @@ def edge_check(films: list[dict], explained: int) -> dict:
             if fold != k or not film["finding"]:
                 continue
             for maps, content in film["as_given"]:
+                if not content.any():  # a sliver of a film that covers no cell centre
+                    continue
                 edge = edge_cells(content)
                 edge_share.append(edge.sum() / content.sum())
                 for name, subtract in (("without", 0.0), ("with", reference[explained])):
                     values = np.where(content, maps[explained] - subtract, -np.inf)
                     on_edge[name].append(bool(edge.flat[int(np.argmax(values))]))
+    def share(values: list) -> float | None:  # None (JSON null), not NaN, when no map was checked
+        return round(float(np.mean(values)), 4) if values else None
+
     return {
         "maps": len(on_edge["with"]),
-        "hottest_cell_on_film_edge_without_reference": round(float(np.mean(on_edge["without"])), 4),
-        "hottest_cell_on_film_edge_with_reference": round(float(np.mean(on_edge["with"])), 4),
+        "hottest_cell_on_film_edge_without_reference": share(on_edge["without"]),
+        "hottest_cell_on_film_edge_with_reference": share(on_edge["with"]),
         "edge": f"the {EDGE_CELLS} outermost feature-map cells of the film on each side",
-        "edge_share_of_cells": round(float(np.mean(edge_share)), 4),
+        "edge_share_of_cells": share(edge_share),
     }
 
 

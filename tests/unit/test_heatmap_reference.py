@@ -54,6 +54,16 @@ def test_content_and_edge_cells_follow_the_padded_film() -> None:
     assert not edge[2:26, 9:19].any()
 
 
+def test_the_edge_check_skips_a_sliver_that_covers_no_cell() -> None:
+    sliver = heatmap_reference.content_cells((28, 28), (448, 448), (220, 0, 6, 448))  # a 448 x 6 strip
+    assert not sliver.any()
+    whole = np.ones((28, 28), dtype=bool)
+    negatives = [{"group": f"n{i}", "finding": False, "views": [(np.zeros((2, 28, 28)), whole)]} for i in range(20)]
+    positives = [{"group": "p0", "finding": True, "views": [], "as_given": [(np.ones((2, 28, 28)), sliver)]}]
+    check = heatmap_reference.edge_check(negatives + positives, explained=1)
+    assert check["maps"] == 0 and check["hottest_cell_on_film_edge_with_reference"] is None
+
+
 def test_the_reference_averages_only_the_cells_a_film_covers() -> None:
     ones, twos = np.ones((1, 2, 2)), np.full((1, 2, 2), 2.0)
     left_only = np.array([[True, False], [True, False]])
