@@ -5,10 +5,10 @@
 
 Run it after every export of the model (an export writes a new card without the block).
 
-Why: these networks respond to the edge of what they read on nearly every film, finding or
-not (zero padding inside their convolutions meets the film's or the crop's border): the fracture
-network lights a frame one cell inside the film's edge, and the hottest cell of every knee
-osteoporosis joint map lay on the crop's edge. That response is the same from film to film, so
+Why: these networks respond to the edge of what they read, finding or not (zero padding
+inside their convolutions meets the film's or the crop's border): the fracture network lights a
+frame one cell inside the film's edge on many films (it dominates their mean map), and the
+hottest cell of every knee osteoporosis joint map lay on the crop's edge. That response is the same from film to film, so
 it is measured once: the mean contribution of each feature-map cell to each class's logit over
 reference films (the negative-class films the head was fitted on, read as the app reads them:
 every quarter turn for a model that answers every turn, every located joint for a knee model;
