@@ -3,7 +3,8 @@ batch brings the same list back, with what was saved, read and found, at the nex
 
 Files are referred to by path, not copied: a file that is gone when the list comes back (a
 USB stick not plugged in again) is listed as not found rather than dropped, so the doctor
-sees that it was part of the batch.
+sees that it was part of the batch, and is read again once it is back. A saved file stays
+saved either way: its study holds its own copy of the image.
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def _entry_from(item: dict[str, Any]) -> WorklistEntry:
     key = item.get("study_key")
     entry = WorklistEntry(path, EntryState(item["state"]), findings, str(item.get("problem") or ""),
                           int(key) if key is not None else None)
+    if entry.state is EntryState.SAVED:
+        return entry  # the records keep their own copy of the image: a saved study stays saved
     if not path.exists():
         entry.state, entry.problem = EntryState.FAILED, NOT_FOUND
+    elif entry.problem == NOT_FOUND:
+        entry.state, entry.problem = EntryState.WAITING, ""  # the drive is back: read it again
     return entry

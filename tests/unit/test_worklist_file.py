@@ -36,3 +36,25 @@ def test_a_damaged_or_foreign_file_gives_an_empty_list(tmp_path: Path) -> None:
     assert len(load_worklist(kept)) == 0
     kept.write_text('{"format": 99, "entries": []}', encoding="utf-8")
     assert len(load_worklist(kept)) == 0
+
+
+def test_a_saved_file_gone_stays_saved_and_a_missing_file_back_is_read_again(tmp_path: Path) -> None:
+    saved, missing = tmp_path / "saved.png", tmp_path / "stick.png"
+    saved.write_bytes(b"x")
+    worklist = Worklist()
+    worklist.add([saved, missing])
+    worklist.opened(saved)
+    worklist.saved_current(study_key=7)
+    kept = tmp_path / "data" / "worklist.json"
+    save_worklist(kept, worklist)
+    saved.unlink()  # the source is gone; the records hold the study's own copy
+
+    back = load_worklist(kept)
+    assert [e.state for e in back.entries] == [EntryState.SAVED, EntryState.FAILED]
+    assert back.saved_studies() == [7]  # still in Save Reports
+    save_worklist(kept, back)  # as the app keeps it again after the restore
+
+    missing.write_bytes(b"x")  # the USB stick is plugged in again
+    again = load_worklist(kept)
+    assert [e.state for e in again.entries] == [EntryState.SAVED, EntryState.WAITING]
+    assert again.entries[1].problem == "" and again.saved_studies() == [7]
