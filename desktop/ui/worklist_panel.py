@@ -9,6 +9,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidgetItem, QVBoxLayout, QWidget
 
 from desktop.core.worklist import EntryState, Worklist
+from desktop.ui.formatting import counted
 from desktop.ui.tables import read_only_table
 
 __all__ = ["WorklistPanel"]
@@ -171,5 +172,5 @@ def _summary(worklist: Worklist) -> str:
     waiting = worklist.count(EntryState.WAITING)
     if waiting:
         parts.append(f"{waiting} not read yet")
-    position = f"file {worklist.current + 1} of {total}" if worklist.current is not None else f"{total} files"
+    position = f"file {worklist.current + 1} of {total}" if worklist.current is not None else counted(total, "file")
     return f"{position}: {', '.join(parts)}."

@@ -236,3 +236,18 @@ def test_save_reports_writes_the_pdf_of_every_study_saved_from_the_list(app, scr
     app.store.delete_study(second.key)  # deleted from the records meanwhile: named, the other still written
     result = worklist.save_reports(str(folder))
     assert [p.name for p in result.written] == [f"{first.report_id}.pdf"] and len(result.problems) == 1
+
+
+def test_a_list_with_no_file_open_counts_its_files_in_words(qtbot, tmp_path: Path) -> None:
+    from desktop.core.worklist import Worklist
+    from desktop.ui.worklist_panel import WorklistPanel
+
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    worklist = Worklist()
+    worklist.add([plain_image(tmp_path / "only.png")])  # a kept list comes back with nothing open
+    panel.show_worklist(worklist)
+    assert panel.summary.text().startswith("1 file: ")
+    worklist.add([plain_image(tmp_path / "second.png")])
+    panel.show_worklist(worklist)
+    assert panel.summary.text().startswith("2 files: ")
