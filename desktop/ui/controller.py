@@ -274,7 +274,7 @@ class StudyController(QObject):
         outcome = AnalysisOutcome(
             image=image,
             body_part=part,
-            pairs=tuple((p, self.card_for(p.model_id)) for p in predictions),
+            pairs=self.with_cards(predictions),
             unavailable=self.unavailable_models(),
             elapsed_ms=(time.perf_counter() - started) * 1000.0,
             check=result.check if result is not None else None,
@@ -308,7 +308,11 @@ class StudyController(QObject):
         self.analysis_failed.emit(describe_error(exc, action="Analysis"))
 
     # ---------------------------------------------------------------- helpers
-    def card_for(self, model_id: str) -> ModelCard | None:
+    def with_cards(self, predictions: Sequence[Prediction]) -> tuple[tuple[Prediction, ModelCard | None], ...]:
+        """Each prediction with its installed model's card, as the results views take them."""
+        return tuple((p, self._card_for(p.model_id)) for p in predictions)
+
+    def _card_for(self, model_id: str) -> ModelCard | None:
         """The installed model's card, or None when the registry does not know it."""
         try:
             return self._registry.get(model_id).card

@@ -273,7 +273,7 @@ class WorklistController(QObject):
         index = self.worklist.index_of(path)  # the list may have changed meanwhile
         if index is not None:
             no_joint = result.joints is not None and not result.joints
-            pairs = tuple((p, self._study.card_for(p.model_id)) for p in result.predictions)
+            pairs = self._study.with_cards(result.predictions)
             self.worklist.set_findings(index, findings_of(pairs, skipped=result.skipped, no_joint=no_joint), opened=False)
             self.changed.emit()
         self._read_later()
