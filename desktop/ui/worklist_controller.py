@@ -63,6 +63,8 @@ class WorklistController(QObject):
         self._keep_timer.setSingleShot(True)
         self._keep_timer.setInterval(KEEP_AFTER_MS)
         self._keep_timer.timeout.connect(self.keep_now)
+        if kept_at is not None:
+            self.changed.connect(self._keep_timer.start)  # every change is kept a moment later
         self._keep_warned = False
         self.panel = panel or WorklistPanel()
         self._prompts = prompts or Prompts()
@@ -86,8 +88,6 @@ class WorklistController(QObject):
 
     def _refresh(self) -> None:
         self.panel.show_worklist(self.worklist)
-        if self.kept_at is not None:
-            self._keep_timer.start()
 
     # ---------------------------------------------------- kept between sessions
     def restore(self) -> int:
