@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from desktop.core.files import file_sha256
 from desktop.core.model_card import load_card
-from desktop.inference.registry import ModelRegistry, file_sha256
+from desktop.inference.registry import ModelRegistry
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "models" / "osteoporosis_risk"

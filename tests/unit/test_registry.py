@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from desktop.core.files import file_sha256
 from desktop.core.model_card import load_card
-from desktop.inference.registry import ModelRegistry, file_sha256
+from desktop.inference.registry import ModelRegistry
 from desktop.inference.session import ModelLoadError, ModelSession
 from tests.fixtures.tiny_models import make_tiny_model_dir
 

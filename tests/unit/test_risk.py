@@ -11,8 +11,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from desktop.core.files import file_sha256
 from desktop.core.patient import feature_vector, validate_patient
-from desktop.inference.registry import ModelRegistry, file_sha256
+from desktop.inference.registry import ModelRegistry
 from desktop.inference.risk import Contribution, RiskModel, RiskModelError
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
