@@ -297,7 +297,7 @@ def run_gui(files: list[str], *, exit_after_show: bool = False) -> int:
     if parts.keeper is not None and reporter is None:  # a smoke run neither asks nor clears
         offer_unsaved_work(parts.keeper, parts.records, parts.window.prompts, window)
         app.aboutToQuit.connect(parts.keeper.forget)
-    app.aboutToQuit.connect(parts.window.worklist.keep_now)  # a change in its last half second too
+    app.aboutToQuit.connect(parts.window.worklist.keep_pending)  # a change in its last half second too
     if files:
         parts.window.worklist.take_files(files)
     file_open = _FileOpenForwarder(parts.window.worklist.take_files)

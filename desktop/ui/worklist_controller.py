@@ -120,6 +120,12 @@ class WorklistController(QObject):
                 self._keep_warned = True
                 self.message.emit(f"The worklist cannot be kept for the next session ({exc.strerror or exc}).")
 
+    def keep_pending(self) -> None:
+        """Write the list now if a change is still waiting to be kept (on quit: nothing else
+        is written then)."""
+        if self._keep_timer.isActive():
+            self.keep_now()
+
     def set_read_ahead(self, enabled: bool) -> None:
         """Off: queued files are read only when opened (tests; a very slow machine)."""
         self._read_ahead = enabled

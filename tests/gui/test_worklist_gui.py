@@ -211,8 +211,11 @@ def test_the_list_is_kept_for_the_next_session_with_missing_files_marked(app, qt
     assert entries[1].findings.line.startswith("NORMAL") and entries[2].problem.startswith("not found")
     assert again.window.worklist_dock.isVisible() and again.window.worklist.worklist.current is None
     again.window.worklist.clear()
-    again.window.worklist.keep_now()
+    again.window.worklist.keep_pending()  # as on quit, within half a second of the change
     assert not kept.exists()
+    kept.write_text("written by no one", encoding="utf-8")
+    again.window.worklist.keep_pending()  # nothing waiting: the file is not written again
+    assert kept.read_text(encoding="utf-8") == "written by no one"
 
 
 def test_save_reports_writes_the_pdf_of_every_study_saved_from_the_list(app, script: ScriptedPrompts, qtbot,
