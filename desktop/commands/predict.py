@@ -9,7 +9,8 @@ nothing: every image model runs, as before the guard existed.
 
 Knee models whose card names the ``knee_joint`` region read each knee joint the locator finds:
 one prediction per joint, with its ``region`` box (top, left, height, width in image pixels)
-and ``region_side``; the joints themselves are listed under ``knee_joints``.
+and ``region_side``; the joints themselves are listed under ``knee_joints``, each with the
+patient's side (``patient_side``) when a DICOM header tells it (``sided_by``: "header").
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from desktop.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error
 from desktop.core.body_part import GuardedAnalysis
 from desktop.core.imaging import ImageLoadError, XRayImage
-from desktop.core.joint_regions import joint_heading
+from desktop.core.joint_regions import joint_heading, patient_sides
 from desktop.core.prediction import Prediction
 from desktop.inference.analysis import AnalysisService
 from desktop.inference.predictor import PredictionError
@@ -35,7 +36,7 @@ PREDICT_EPILOG = (
     "model (empty predictions, a warning, exit code 0). With --model/--study the chosen models "
     "always run and the guard only warns. JSON lines carry body_part_check and warnings. "
     "Knee-joint models run once per knee joint found (region, region_side; knee_joints lists "
-    "the joints); with no joint found they do not run and a warning says so."
+    "the joints, with patient_side when a DICOM header tells it); with no joint found they do not run and a warning says so."
 )
 
 
@@ -79,7 +80,7 @@ def _print_table(file: str, image: XRayImage, result: GuardedAnalysis) -> None:
         print(f"  WARNING: {warning}")
     for joint in result.joints or ():
         top, left, height, width = joint.box
-        print(f"  {joint_heading(joint.side)}: box top {top}, left {left}, {width} x {height} px (score {joint.score:.2f})")
+        print(f"  {joint_heading(joint.side, joint.patient_side)}: box top {top}, left {left}, {width} x {height} px (score {joint.score:.2f})")
     if not result.predictions:
         if result.skipped or result.joints == ():  # the warning above says why
             print("  no model was run")
@@ -87,11 +88,12 @@ def _print_table(file: str, image: XRayImage, result: GuardedAnalysis) -> None:
             print(f"  no models installed for {result.body_part} studies")
         else:
             print("  no models selected")
+    sides = patient_sides(result.joints)
     for p in result.predictions:
         probs = "  ".join(f"{label} {prob:.3f}" for label, prob in zip(p.labels, p.probabilities))
         threshold = f"  (threshold {p.threshold:.2f})" if p.threshold is not None else ""
         calibrated = "" if p.calibrated else "  [uncalibrated]"
-        where = f"  [{joint_heading(p.region_side)}]" if p.region_side else ""
+        where = f"  [{joint_heading(p.region_side, sides.get(p.region_side))}]" if p.region_side else ""
         print(f"  {p.model_id:<24} {p.model_version:<8} {p.label:<16} {probs}{threshold}{calibrated}{where}")
         for d in p.derived:
             print(f"      {d.name}: {d.label} ({d.probability:.3f}, threshold {d.threshold:.2f})")

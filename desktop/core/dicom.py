@@ -31,6 +31,7 @@ from desktop.core.imaging import (
     finish,
     to_unit_range,
 )
+from desktop.core.knee_sides import FilmSides
 
 __all__ = ["decode_dicom"]
 
@@ -103,14 +104,27 @@ def _decode(path: Path, data: bytes, digest: str, *, has_magic: bool) -> XRayIma
 
     spacing, spacing_source = _pixel_spacing(ds)
     info = _info(ds, cols, rows, bits_stored, photometric, frames, window_text, syntax)
+    sides = _film_sides(ds)
+    if sides is not None:
+        info["Sides"] = sides.describe()
     if spacing is not None:
         where = " (at the detector)" if spacing_source == "ImagerPixelSpacing" else ""
         info["Pixel spacing"] = f"{spacing[0]:g} x {spacing[1]:g} mm{where}"
     log.debug("Loaded DICOM %s: %dx%d, %s, %d bits", path, cols, rows, photometric, bits_stored)
     return finish(
         pixels, source_path=path, format="DICOM", bits_stored=bits_stored,
-        pixel_spacing_mm=spacing, info=info, sha256=digest,
+        pixel_spacing_mm=spacing, info=info, sha256=digest, film_sides=sides,
     )
+
+
+def _film_sides(ds: Dataset) -> FilmSides | None:
+    """Patient Orientation and laterality, for naming the knees; None when absent or unreadable."""
+    try:
+        laterality = ds.get("ImageLaterality") or ds.get("Laterality")
+        return FilmSides.from_header(ds.get("PatientOrientation"), laterality)
+    except Exception:  # a malformed value must not cost the user the image
+        log.debug("unreadable side information", exc_info=True)
+        return None
 
 
 def _grayscale(arr: np.ndarray, ds: Dataset) -> tuple[np.ndarray, str | None]:

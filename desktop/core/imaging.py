@@ -16,8 +16,13 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from desktop.core.knee_sides import FilmSides
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -75,6 +80,7 @@ class XRayImage:
     pixel_spacing_mm: tuple[float, float] | None  # (row, col)
     info: dict[str, str] = field(compare=False)  # for the "image info" panel
     sha256: str  # of the file bytes
+    film_sides: FilmSides | None = None  # what a DICOM header says about the patient's sides
 
     @property
     def width(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from desktop.core.body_part import (
@@ -21,6 +22,7 @@ from desktop.core.body_part import (
     preselected_study_type,
 )
 from desktop.core.imaging import XRayImage, load_image
+from desktop.core.knee_sides import with_header_sides
 from desktop.core.prediction import Prediction
 from desktop.inference.guard_views import GUARD_ROLE, read_guard
 from desktop.inference.predictor import PredictionError
@@ -127,7 +129,8 @@ class AnalysisService:
         if not models:
             log.info("no image models to run on %s", image.source_path)
         turns = check.upright_turns if check is not None else {}
-        return run_image_models(models, image.pixels, locator=self._locator, with_heatmap=with_heatmap, upright_turns=turns)
+        run = run_image_models(models, image.pixels, locator=self._locator, with_heatmap=with_heatmap, upright_turns=turns)
+        return replace(run, joints=with_header_sides(run.joints, image.film_sides))
 
     def check_body_part(self, image: XRayImage) -> BodyPartCheck | None:
         """What the guard says the image shows; None without a usable guard.

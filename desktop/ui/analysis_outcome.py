@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from desktop.core.joint_regions import side_label
+from desktop.core.joint_regions import patient_sides, side_label
 
 if TYPE_CHECKING:
     from desktop.core.body_part import BodyPartCheck
@@ -50,9 +50,11 @@ class AnalysisOutcome:
 
     def heatmap_sources(self) -> list[tuple[str, str]]:
         """(result key, display name) for every prediction that carries a heat map; a knee
-        model's answers are one source per joint ("Knee KL — image left")."""
+        model's answers are one source per joint ("Knee KL — image left", "… — right knee (image left)")."""
+        sides = patient_sides(self.joints)
         return [
-            (p.result_key, f"{p.model_name} \u2014 {side_label(p.region_side)}" if p.region_side else p.model_name)
+            (p.result_key,
+             f"{p.model_name} \u2014 {side_label(p.region_side, sides.get(p.region_side))}" if p.region_side else p.model_name)
             for p in self.predictions
             if p.heatmap is not None
         ]

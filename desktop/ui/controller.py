@@ -10,19 +10,26 @@ The body-part guard (when installed) runs first in the same worker task as the m
 the user picks a study type for the open image ("pins" it), the guard's confident answer
 chooses the type, and the window's selector follows; once pinned, the user's type runs and
 the guard only warns.
+
+Which of the patient's knees each joint is comes from the DICOM header, or from the doctor
+(:meth:`StudyController.set_knee_sides`). The doctor's choice belongs to the study, not to one
+run: it is applied to every analysis of the same image, so choosing another study type and back,
+or pressing Analyse, keeps it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop.core.imaging import ImageLoadError
-from desktop.core.joint_regions import NO_JOINT_NOTICE, side_label
+from desktop.core.joint_regions import NO_JOINT_NOTICE, patient_sides, side_label
+from desktop.core.knee_sides import user_choice, with_user_sides
 from desktop.ui.analysis_outcome import AnalysisOutcome
 from desktop.ui.formatting import percent, study_type_name
 
@@ -60,6 +67,7 @@ class StudyController(QObject):
     study_type_detected = Signal(str)  # the guard chose this study type for the open image
     analysis_finished = Signal(object)  # AnalysisOutcome
     analysis_failed = Signal(str)
+    knee_sides_changed = Signal(object)  # AnalysisOutcome: the same results, its joints named anew
     busy_changed = Signal(bool, str)  # busy?, what is happening ("Analysing…")
     message = Signal(str)  # transient status-bar text
 
@@ -88,6 +96,9 @@ class StudyController(QObject):
         self._open_guard: Callable[[], bool] | None = None
         self._pinned = False  # the user chose the study type for the open image
         self._check: BodyPartCheck | None = None  # the guard's answer for the open image
+        # The doctor's knee sides for the open image (joint side -> "right"/"left"/None); None
+        # when they chose none, so the header's (if any) stand.
+        self._knee_sides: dict[str, str | None] | None = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -112,6 +123,11 @@ class StudyController(QObject):
     def study_type_pinned(self) -> bool:
         """True once the user chose the study type for the open image; the guard then only warns."""
         return self._pinned
+
+    @property
+    def knee_sides(self) -> dict[str, str | None] | None:
+        """The doctor's choice of knee sides for the open image; None when they made none."""
+        return dict(self._knee_sides) if self._knee_sides is not None else None
 
     @property
     def is_busy(self) -> bool:
@@ -158,6 +174,7 @@ class StudyController(QObject):
         self._analysis_seq += 1
         self._loading, self._analysing = None, False
         self._image, self._outcome = image, outcome
+        self._knee_sides = user_choice(outcome.joints)
         self._body_part = outcome.body_part
         # The stored study's type was chosen when it was saved; Analyse re-runs that type.
         self._pinned, self._check = True, outcome.check
@@ -185,6 +202,7 @@ class StudyController(QObject):
         self._image = image
         self._outcome = None
         self._pinned, self._check = False, None  # a new image: the guard chooses again
+        self._knee_sides = None
         if self._recent is not None:
             self._recent.add(path)
         self.image_loaded.emit(image)
@@ -280,7 +298,7 @@ class StudyController(QObject):
             check=result.check if result is not None else None,
             warnings=result.warnings if result is not None else (),
             skipped=result.skipped if result is not None else False,
-            joints=result.joints if result is not None else None,
+            joints=with_user_sides(result.joints, self._knee_sides) if result is not None else None,
         )
         self._outcome = outcome
         self._emit_busy()
@@ -288,8 +306,9 @@ class StudyController(QObject):
         if outcome.skipped:
             self.message.emit("No model was run: the image does not look like an X-ray.")
         elif outcome.pairs:
+            sides = patient_sides(outcome.joints)
             summary = "; ".join(
-                f"{p.model_name}{f' ({side_label(p.region_side)})' if p.region_side else ''}: "
+                f"{p.model_name}{f' ({side_label(p.region_side, sides.get(p.region_side))})' if p.region_side else ''}: "
                 f"{p.label} ({percent(max(p.probabilities))})"
                 for p in outcome.predictions
             )
@@ -298,6 +317,19 @@ class StudyController(QObject):
             self.message.emit(NO_JOINT_NOTICE)
         else:
             self.message.emit(f"No models for {study_type_name(part)} studies.")
+
+    def set_knee_sides(self, sides: Mapping[str, str | None]) -> None:
+        """The doctor says which of the patient's knees each joint is (joint side -> "right",
+        "left", or None for not stated, which also sets aside what a header said). Applied to
+        the shown results at once and to every later analysis of this image."""
+        self._knee_sides = dict(sides)
+        outcome = self._outcome
+        if outcome is None or not outcome.joints:
+            return
+        joints = with_user_sides(outcome.joints, self._knee_sides)
+        if joints != outcome.joints:
+            self._outcome = replace(outcome, joints=joints)
+            self.knee_sides_changed.emit(self._outcome)
 
     def _analysis_error(self, seq: int, exc: BaseException) -> None:
         if seq != self._analysis_seq:

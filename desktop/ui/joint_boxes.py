@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
-from desktop.core.joint_regions import JointRegion, side_label
+from desktop.core.joint_regions import JointRegion, box_label
 from desktop.ui.overlay_label import OverlayLabel
 
 __all__ = ["BOX_COLOUR", "JointBoxes"]
@@ -60,7 +60,7 @@ class JointBoxes:
             box = QGraphicsRectItem(QRectF(left, top, width, height), self._image_item)
             box.setZValue(_Z_BOXES)
             box.setData(0, joint.side)
-            label = OverlayLabel(box, colour=BOX_COLOUR, text=side_label(joint.side))
+            label = OverlayLabel(box, colour=BOX_COLOUR, text=box_label(joint))
             # Inside the image even when the box reaches past its edge, so the name stays visible.
             label.setPos(max(left, 0), max(top, 0))
             self._boxes.append(box)

@@ -174,6 +174,8 @@ class MainWindow(QMainWindow):
         c.analysis_started.connect(self._analysis_started)
         c.study_type_detected.connect(self.panel.set_body_part)
         c.analysis_finished.connect(self._analysis_finished)
+        c.knee_sides_changed.connect(self._knee_sides_changed)
+        self.panel.knee_sides.chosen.connect(c.set_knee_sides)
         c.analysis_failed.connect(self._analysis_failed)
         c.busy_changed.connect(self._busy_changed)
         c.message.connect(self.status.show_message)
@@ -284,19 +286,28 @@ class MainWindow(QMainWindow):
         self.panel.set_heatmap_sources([])
         self.view.set_heatmap(None)
         self.view.set_joints(())
+        self.panel.knee_sides.show_joints(())
 
     def _analysis_finished(self, outcome: AnalysisOutcome) -> None:
         self.panel.clear_error()
         empty = _NOT_XRAY_EMPTY_TEXT if outcome.skipped else NO_JOINT_NOTICE if outcome.no_joint_found else None
         self.panel.results.show_results(
-            outcome.pairs, body_part=outcome.body_part, unavailable=outcome.unavailable, empty_text=empty
+            outcome.pairs, body_part=outcome.body_part, unavailable=outcome.unavailable, empty_text=empty,
+            joints=outcome.joints,
         )
         # The no-joint notice rides with the guard's warnings: the same amber banner.
         self.panel.show_body_part_check(outcome.check.verdict() if outcome.check else "", outcome.warnings)
         self.view.set_joints(outcome.joints or ())
+        self.panel.knee_sides.show_joints(outcome.joints)
         sources = outcome.heatmap_sources()
         self.panel.set_heatmap_sources(sources)
         self._show_heatmap(sources[0][0] if sources else None)
+
+    def _knee_sides_changed(self, outcome: AnalysisOutcome) -> None:
+        """The same results with the knees named anew: redrawn, the shown heat map kept."""
+        shown = self.panel.heatmap_model_id
+        self._analysis_finished(outcome)
+        self.panel.select_heatmap_source(shown)
 
     def _analysis_failed(self, text: str) -> None:
         self.panel.results.show_placeholder("No results: the analysis did not complete.")

@@ -6,9 +6,9 @@ section and the patient data through :class:`PatientLink`, and writes through a
 :class:`RecordStore`. Saving runs on the GUI thread on purpose: it takes milliseconds (one
 image copy and one transaction), and the user must not open another image half-way through.
 
-"Dirty" means: notes, impression, doctor, measurements or patient data differ from what was
-last saved (or loaded). Analysis results alone are not dirty: re-opening the image reproduces
-them.
+"Dirty" means: notes, impression, doctor, measurements, patient data or the doctor's choice of
+knee sides differ from what was last saved (or loaded). Analysis results alone are not dirty:
+re-opening the image reproduces them.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ class RecordsController(QObject):
         study.set_open_guard(lambda: self.may_discard(carry_over=True))
         study.image_loaded.connect(self._new_image)
         study.busy_changed.connect(lambda *_: self._update_state())
+        study.knee_sides_changed.connect(lambda *_: self._update_state())
         notes.changed.connect(self._update_state)
         notes.save_requested.connect(self.save)
         if patient is not None:
@@ -119,7 +120,7 @@ class RecordsController(QObject):
 
     def _snapshot(self) -> tuple[Any, ...]:
         return (self._notes.values(), self._patient.snapshot() if self._patient is not None else (),
-                self._measured())
+                self._measured(), self._study.knee_sides)
 
     def _measured(self) -> tuple[Measurement, ...]:
         return self._measurements.measurements if self._measurements is not None else ()
@@ -288,6 +289,7 @@ class RecordsController(QObject):
             notes=notes.notes, impression=notes.impression, doctor_name=notes.doctor_name,
             patient_form=patient.form_values() if patient is not None else None,
             risk=patient.risk() if patient is not None else None, measurements=self._measured(),
+            knee_sides=self._study.knee_sides,
         )
 
     def restore_unsaved(self, study: UnsavedStudy, image_path: Path | None) -> bool:
@@ -313,6 +315,8 @@ class RecordsController(QObject):
             self._patient.restore(study.patient_form, study.risk, details=PatientDetails())
         if self._measurements is not None:
             self._measurements.set_measurements(study.measurements)
+        if study.knee_sides is not None:
+            self._study.set_knee_sides(study.knee_sides)  # applied when the analysis ends, if still running
         self._put_back_unsaved = True
         self._update_state()
         self.message.emit(f"Unsaved work on {study.original_file_name} put back; save it to keep it.")

@@ -15,7 +15,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QToolButton, QVBoxLayout, QWidget
 
 from desktop.core.familiarity import UNFAMILIAR_WARNING, unfamiliar_explanation
-from desktop.core.joint_regions import joint_heading
+from desktop.core.joint_regions import JointRegion, joint_heading, patient_sides
 from desktop.core.model_card import readable_label
 from desktop.ui.formatting import metric_lines, percent, study_type_name
 
@@ -207,6 +207,7 @@ class ResultsPanel(QWidget):
         layout.addWidget(self._unavailable)
         self._cards: list[PredictionCard] = []
         self._headings: list[QLabel] = []
+        self._sides: dict[str, str] = {}  # joint side -> the patient's side, where known
         self.show_placeholder("Open an X-ray to see what the models say.")
 
     # ------------------------------------------------------------------ state
@@ -222,7 +223,7 @@ class ResultsPanel(QWidget):
         grouped: dict[str, list[PredictionCard]] = {}
         for card in self._cards:
             side = card.prediction.region_side
-            grouped.setdefault(joint_heading(side) if side else "", []).append(card)
+            grouped.setdefault(joint_heading(side, self._sides.get(side)) if side else "", []).append(card)
         return list(grouped.items())
 
     def set_selected_key(self, key: str | None) -> None:
@@ -245,10 +246,13 @@ class ResultsPanel(QWidget):
         body_part: str | None = None,
         unavailable: Sequence[tuple[str, str]] = (),
         empty_text: str | None = None,
+        joints: Sequence[JointRegion] | None = None,
     ) -> None:
         """One card per (prediction, card); an empty list says no model covers the study type,
-        or ``empty_text`` when nothing ran for another reason."""
+        or ``empty_text`` when nothing ran for another reason. Knee-joint answers are grouped
+        under their joint, named by ``joints`` (the patient's side, once known)."""
         self._clear_cards()
+        self._sides = patient_sides(tuple(joints or ()))
         if not pairs and empty_text:
             self._set_status(empty_text)
         elif not pairs:
@@ -264,7 +268,7 @@ class ResultsPanel(QWidget):
         for prediction, card in whole:
             self._add_card(prediction, card)
         for side, joint_pairs in by_joint.items():
-            heading = _label(joint_heading(side), name="jointHeading", scale=1.1)
+            heading = _label(joint_heading(side, self._sides.get(side)), name="jointHeading", scale=1.1)
             self._headings.append(heading)
             self._cards_box.addWidget(heading)
             for prediction, card in joint_pairs:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from desktop.ui.formatting import DISCLAIMER, STUDY_TYPES
 from desktop.ui.info_panel import ImageInfoPanel
+from desktop.ui.knee_sides_picker import KneeSidesPicker
 from desktop.ui.report_section import ReportSection
 from desktop.ui.results_panel import MessageBanner, ResultsPanel
 
@@ -132,6 +133,8 @@ class AnalysisPanel(QWidget):
         self.guard_label.setToolTip("What the body-part check model sees in the image; it picks the study type.")
         self.guard_label.setVisible(False)
         layout.addWidget(self.guard_label)
+        self.knee_sides = KneeSidesPicker(box)
+        layout.addWidget(self.knee_sides)
         busy_row = QHBoxLayout()
         self.busy_label = QLabel("Analysing\u2026")
         self.busy_bar = QProgressBar()

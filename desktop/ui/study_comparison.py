@@ -1,7 +1,9 @@
 """What changed between two saved studies: each finding of the earlier study beside the later.
 
 Findings are matched by the knee joint they are about and the model (or derived output) that
-made them, by model id, so "image left" of the earlier film pairs with "image left" of the later one. A
+made them, by model id. Knees pair by the patient's side when both studies name every knee
+(a right knee with the right knee, however each film was displayed); otherwise by place, so
+"image left" of the earlier film pairs with "image left" of the later one. A
 finding only one study has is kept, with a dash on the other side: a joint not found or a
 model not run then is itself worth seeing. Qt-free, so the pairing is tested on its own.
 """
@@ -67,9 +69,13 @@ def result_text(row: FindingRow | None) -> str:
 
 def compare_findings(earlier: StudyRecord, later: StudyRecord) -> tuple[ComparedFinding, ...]:
     """Every finding of either study, paired; in the earlier study's order, then the later's new ones."""
+    by_patient_side = all(study.knee_joints and all(j.patient_side for j in study.knee_joints)
+                          for study in (earlier, later))
+
     def keyed(study: StudyRecord) -> dict[tuple[str, str, str], FindingRow]:
         # By model id, not name: a model renamed in a later version still pairs with itself.
-        return {(row.joint, row.model_id, row.model if row.derived else ""): row for row in finding_rows(study.predictions)}
+        return {((row.patient_side if by_patient_side else row.region_side) or "", row.model_id,
+                 row.model if row.derived else ""): row for row in finding_rows(study)}
 
     before, after = keyed(earlier), keyed(later)
     paired = []

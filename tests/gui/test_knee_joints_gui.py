@@ -164,7 +164,8 @@ def test_joints_are_saved_reopened_and_printed_per_joint(qtbot, knee_registry, s
         ("Knee on image right", "Tiny knee test model", "Grade 0"),
         ("Knee on image right", "Radiographic OA", "Normal"),
     ]
-    assert dict(content.study_rows)["Knee joints"] == "2 found (image left, image right), outlined on the images"
+    assert dict(content.study_rows)["Knee joints"] == (
+        "2 found (image left, image right), outlined on the images; named by place on the image (sides not stated)")
     # Both knees' maps are printed, each named with the result it explains.
     assert "\u201cGrade 4\u201d (knee on image left), \u201cGrade 0\u201d (knee on image right)" in content.heatmap_caption
     assert len(content.model_notes) == 1  # one model, however many joints it read
@@ -202,3 +203,81 @@ def test_joints_are_saved_reopened_and_printed_per_joint(qtbot, knee_registry, s
         f"Tiny knee test model Grade 0 {percent(right.label_probability)} most probable class 1.0.0",
         f"– Radiographic OA Normal {percent(right.derived[0].probability)} Osteoarthritis if 50% or more",
     ]
+
+
+def _pick_sides(app, text: str) -> None:
+    """Choose an entry of the Study box's knee-sides list as a user does (``activated``)."""
+    combo = app.window.panel.knee_sides.combo
+    index = combo.findText(text)
+    assert index >= 0, [combo.itemText(i) for i in range(combo.count())]
+    combo.setCurrentIndex(index)
+    combo.activated.emit(index)
+
+
+def test_the_doctor_names_the_knees_and_the_study_keeps_them(qtbot, knee_registry, settings, tmp_path: Path,
+                                                             joints: ScriptedJoints) -> None:
+    script = ScriptedPrompts()
+    app = make_records_app(qtbot, knee_registry, settings, script)
+    _open_knee_film(app, write_png(tmp_path / "film.png", bilateral_film()))
+    picker, results = app.window.panel.knee_sides, app.window.panel.results
+    assert picker.isVisible() and picker.combo.currentText().startswith("Not stated") and not picker.source.isVisible()
+    record = app.records.save()
+    assert not app.records.is_dirty
+
+    # The film's marker shows the patient's right knee on the image's right (a mirrored export).
+    _pick_sides(app, "Right knee: image right, left knee: image left")
+    assert [heading for heading, _ in results.groups()] == ["Left knee (image left)", "Right knee (image right)"]
+    assert app.window.view.joint_boxes.labels() == ["left knee", "right knee"]
+    assert app.window.panel.heatmap_model.currentText() == "Tiny knee test model \u2014 left knee (image left)"
+    assert app.records.is_dirty  # a choice of the doctor's, like a note: not saved yet
+    assert app.records.unsaved_study().knee_sides == {"image_left": "left", "image_right": "right"}
+    # Analysing again (another study type and back) keeps the doctor's choice.
+    app.window.panel.set_body_part("chest")
+    app.window.panel.set_body_part("knee")
+    assert [heading for heading, _ in results.groups()] == ["Left knee (image left)", "Right knee (image right)"]
+
+    record = app.records.save()
+    assert [(j.patient_side, j.sided_by) for j in record.knee_joints] == [("left", "user"), ("right", "user")]
+    app.controller.open_file(plain_image(tmp_path / "other.png", value=0.0))
+    assert not app.window.panel.knee_sides.isVisible()  # no joint on that one
+    assert app.records.reopen(record.key)
+    assert picker.combo.currentText() == "Right knee: image right, left knee: image left"
+    assert [heading for heading, _ in results.groups()] == ["Left knee (image left)", "Right knee (image right)"]
+    assert not app.records.is_dirty
+
+    content = report_content(app.records.store.get_study(record.key), clinic=ClinicSettings(),
+                             generated_at=record.created_at)
+    assert [row.joint for row in content.findings] == ["Left knee (image left)"] * 2 + ["Right knee (image right)"] * 2
+    assert dict(content.study_rows)["Knee joints"] == (
+        "2 found, outlined on the images: left knee (image left), right knee (image right); "
+        "sides as stated by the doctor")
+    assert "(left knee (image left))" in content.heatmap_caption
+
+
+def test_a_dicom_header_names_the_knees_until_the_doctor_says_otherwise(qtbot, knee_registry, settings, tmp_path: Path,
+                                                                       joints: ScriptedJoints) -> None:
+    from pydicom import uid
+    from pydicom.dataset import FileDataset, FileMetaDataset
+
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = uid.ExplicitVRLittleEndian
+    path = tmp_path / "knees.dcm"
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = uid.DigitalXRayImageStorageForPresentation
+    ds.SOPInstanceUID = uid.generate_uid()
+    ds.Modality = "DX"
+    ds.set_pixel_data(np.round(bilateral_film() * 4095).astype(np.uint16), "MONOCHROME2", 12)
+    ds.PatientOrientation = ["L", "F"]  # rows run towards the patient's left: the usual display
+    ds.save_as(path, enforce_file_format=True)
+
+    app = make_records_app(qtbot, knee_registry, settings, ScriptedPrompts())
+    _open_knee_film(app, path)
+    panel = app.window.panel
+    assert panel.info.value("Sides") == "patient's right on the image left"
+    assert [heading for heading, _ in panel.results.groups()] == ["Right knee (image left)", "Left knee (image right)"]
+    assert panel.knee_sides.combo.currentText() == "Right knee: image left, left knee: image right"
+    assert panel.knee_sides.source.isVisible() and not app.records.is_dirty  # the header's sides are a result
+    _pick_sides(app, "Not stated (named by place on the image)")
+    assert [heading for heading, _ in panel.results.groups()] == ["Knee on image left", "Knee on image right"]
+    assert app.window.view.joint_boxes.labels() == ["image left", "image right"]
+    assert not panel.knee_sides.source.isVisible() and app.records.is_dirty

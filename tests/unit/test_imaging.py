@@ -439,3 +439,14 @@ def test_core_imaging_stays_free_of_qt_and_onnxruntime() -> None:
         "bad = {'PySide6', 'onnxruntime'} & set(sys.modules); assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_dicom_patient_orientation_and_laterality_name_the_sides(tmp_path: Path) -> None:
+    standard = load_image(_dicom(tmp_path / "pa.dcm", STORED, PatientOrientation=["L", "F"]))
+    assert standard.film_sides is not None and standard.film_sides.across == "L" and standard.film_sides.down is None
+    assert standard.info["Sides"] == "patient's right on the image left"
+    one_knee = load_image(_dicom(tmp_path / "r.dcm", STORED, ImageLaterality="R"))
+    assert one_knee.film_sides is not None and one_knee.film_sides.laterality == "R"
+    assert one_knee.info["Sides"] == "right side only"
+    silent = load_image(_dicom(tmp_path / "none.dcm", STORED, PatientOrientation=["A", "F"], ImageLaterality="B"))
+    assert silent.film_sides is None and "Sides" not in silent.info

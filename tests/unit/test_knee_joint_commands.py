@@ -60,8 +60,9 @@ def test_predict_json_lists_joints_and_each_answer_s_region(registry: ModelRegis
     args = argparse.Namespace(files=[str(film)], study="knee", models=["knee_worst"], json=True, no_heatmap=True)
     assert predict(args, AnalysisService(with_locator(registry))) == 0
     record = json.loads(capsys.readouterr().out)
-    assert record["knee_joints"] == [{"box": [0, 0, 64, 64], "score": 0.9, "side": "image_left", "turn": 0},
-                                     {"box": [0, 96, 64, 64], "score": 0.8, "side": "image_right", "turn": 0}]
+    unnamed = {"patient_side": None, "sided_by": None}  # a PNG's header says nothing about sides
+    assert record["knee_joints"] == [{"box": [0, 0, 64, 64], "score": 0.9, "side": "image_left", "turn": 0, **unnamed},
+                                     {"box": [0, 96, 64, 64], "score": 0.8, "side": "image_right", "turn": 0, **unnamed}]
     assert [(p["region"], p["region_side"]) for p in record["predictions"]] == [
         ([0, 0, 64, 64], "image_left"), ([0, 96, 64, 64], "image_right")]
     assert record["predictions"][0]["derived"]["oa"]["label"] == "Osteoarthritis"

@@ -277,7 +277,10 @@ def test_delete_study_and_patient_cascade(store: SQLiteRecordStore, tmp_path: Pa
 
 
 def test_csv_export(store: SQLiteRecordStore, tmp_path: Path) -> None:
-    one = store.save_study(make_draft(*_png(tmp_path, 1), measurements=(Distance((0.0, 0.0), (30.0, 40.0)),)))
+    sided = (JointRegion((0, 0, 9, 9), 0.9, "image_left", patient_side="right", sided_by="header"),
+             JointRegion((0, 20, 9, 9), 0.9, "image_right", patient_side="left", sided_by="header"))
+    one = store.save_study(make_draft(*_png(tmp_path, 1), measurements=(Distance((0.0, 0.0), (30.0, 40.0)),),
+                                      knee_joints=sided))
     two = store.save_study(make_draft(*_png(tmp_path, 2), patient=PatientDetails(name="=HYPERLINK(\"x\")"),
                                       predictions=(chest_prediction(p_positive=0.2),), impression="Clear lungs.",
                                       warnings=(CHEST_ON_KNEE,)))
@@ -299,6 +302,8 @@ def test_csv_export(store: SQLiteRecordStore, tmp_path: Path) -> None:
     assert first["warnings"] == "Tiny knee model: Image is small." and second["warnings"] == CHEST_ON_KNEE
     # 30 columns of 0.15 mm and 40 rows of 0.143 mm: hypot(4.5, 5.72) = 7.28 mm.
     assert first["measurements"] == "1: 7.3 mm" and second["measurements"] == ""
+    assert first["knee_sides"] == "image left: right knee, image right: left knee (DICOM header)"
+    assert second["knee_sides"] == ""
     assert second["patient_name"].startswith("'=")  # never a live formula
     assert datetime.fromisoformat(first["study_saved_at"]) == one.created_at
 

@@ -21,7 +21,8 @@ def _study(source: Path, sha: str, **changes) -> UnsavedStudy:
                   patient_form={"patient_name": "Иван Петров", "age": 71, "gender": "male"},
                   risk={"probability": 0.31},
                   measurements=(Distance((1.0, 2.0), (30.0, 2.0), reference_mm=50.0),
-                                Angle(Distance((0.0, 0.0), (10.0, 0.0)), Distance((0.0, 0.0), (0.0, 10.0)))))
+                                Angle(Distance((0.0, 0.0), (10.0, 0.0)), Distance((0.0, 0.0), (0.0, 10.0)))),
+                  knee_sides={"image_left": "left", "image_right": "right"})
     values.update(changes)
     return UnsavedStudy(**values)
 
@@ -35,6 +36,7 @@ def test_kept_work_reads_back_whole_with_a_copy_of_its_image(tmp_path: Path) -> 
     assert back is not None and back.same_work(study)
     assert back.written_at == study.written_at and back.patient_name == "Иван Петров"
     assert back.measurements == study.measurements
+    assert back.knee_sides == {"image_left": "left", "image_right": "right"}
     copy = folder.image_to_open(back)
     assert copy is not None and copy.parent != source.parent and copy.read_bytes() == source.read_bytes()
     assert not list(folder.folder.glob("*.tmp"))  # written through a temporary file, renamed into place

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from desktop.core.joint_regions import (
     joint_heading,
     side_label,
 )
+from desktop.core.knee_sides import FilmSides
 from desktop.core.model_card import CardError, load_card, parse_card
 from desktop.inference import regional
 from desktop.inference.analysis import AnalysisService
@@ -115,6 +117,17 @@ def test_two_joints_give_each_knee_model_one_answer_per_joint(knee_registry: Mod
     assert left.label == "4" and left.derived[0].label == "Osteoarthritis"
     assert right.label == "0" and right.derived[0].label == "Normal"
     assert left.heatmap is not None and left.heatmap_method == "cam"
+
+
+def test_a_dicom_header_that_tells_the_sides_names_the_patients_knees(knee_registry: ModelRegistry,
+                                                                      scripted: ScriptedJoints) -> None:
+    service = AnalysisService(with_locator(knee_registry))
+    image = replace(xray_image(bilateral_film()), film_sides=FilmSides(across="L"))
+    result = service.analyse_guarded(image, body_part="knee")
+    assert [(j.side, j.patient_side, j.sided_by) for j in result.joints] == [
+        ("image_left", "right", "header"), ("image_right", "left", "header")]
+    # The answers stay keyed by their place on the image: the side is a name, not a new key.
+    assert [p.region_side for p in result.predictions] == ["image_left", "image_left", "image_right", "image_right"]
 
 
 def test_whole_image_models_keep_their_place_and_read_the_whole_image(knee_registry: ModelRegistry,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop.core.joint_regions import JointRegion
 from desktop.core.records import PatientDetails
 from desktop.core.records.sqlite_store import SQLiteRecordStore
 from desktop.ui.study_comparison import ABSENT, compare_findings, in_time_order, result_text
@@ -53,3 +54,34 @@ def test_a_changed_grade_is_a_change(store, tmp_path: Path) -> None:
     assert not oa.changed and result_text(oa.earlier) == "Osteoarthritis (85.0%)"
     normal = replace(oa.earlier, result="Normal")
     assert result_text(normal) == "Normal (Osteoarthritis 85.0%)"  # the number is never read as P(Normal)
+
+
+def test_knees_pair_by_the_patients_side_when_both_studies_name_every_knee(store, tmp_path: Path) -> None:
+    patient = PatientDetails(name="Anna", patient_id="A-1")
+    left_place, right_place = (replace(knee_prediction(), region_side=side) for side in ("image_left", "image_right"))
+    worse = replace(right_place, probabilities=(0.05, 0.1, 0.2, 0.55, 0.1), label="3")
+
+    def joints(right_on: str | None, by: str = "user") -> tuple[JointRegion, ...]:
+        return tuple(JointRegion((0, x, 10, 10), 0.9, side, patient_side=(None if right_on is None else
+                                                                          "right" if side == right_on else "left"),
+                                 sided_by=by if right_on else None)
+                     for side, x in (("image_left", 0), ("image_right", 20)))
+
+    def study(name: str, seed: int, knee_joints, predictions=(left_place, right_place)):
+        return store.save_study(make_draft(*write_test_png(tmp_path / name, seed=seed), patient=patient,
+                                           predictions=predictions, knee_joints=knee_joints))
+
+    # The earlier film was displayed the usual way, the later one mirrored: the right knee
+    # moved from the image's left to its right, and got worse.
+    earlier = study("a.png", 1, joints("image_left", by="header"))
+    later = study("b.png", 2, joints("image_right"), predictions=(replace(left_place, label="2"), worse))
+    grades = [f for f in compare_findings(earlier, later) if not f.derived]
+    assert [(f.joint, f.earlier.joint, f.later.joint) for f in grades] == [
+        ("Right knee (image right)", "Right knee (image left)", "Right knee (image right)"),
+        ("Left knee (image left)", "Left knee (image right)", "Left knee (image left)"),
+    ]
+    assert grades[0].changed and (grades[0].earlier.result, grades[0].later.result) == ("2", "3")
+    # One study with the knees unnamed: nothing says which knee is which, so they pair by place.
+    unnamed = study("c.png", 3, joints(None))
+    assert [(f.earlier.joint, f.later.joint) for f in compare_findings(earlier, unnamed) if not f.derived] == [
+        ("Right knee (image left)", "Knee on image left"), ("Left knee (image right)", "Knee on image right")]

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from desktop.core.joint_regions import side_label
+from desktop.core.knee_sides import sides_summary
 from desktop.core.measurement import measurements_summary
 from desktop.core.records.store import RecordStore
 from desktop.core.records.values import RecordError, StudyQuery, StudyRecord
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 CSV_BASE_COLUMNS = (
     "report_id", "study_saved_at", "patient_name", "patient_id", "date_of_birth", "sex",
     "study_type", "original_file", "modality", "study_date", "impression", "doctor", "warnings", "measurements",
+    "knee_sides",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -56,7 +58,8 @@ def study_rows(studies: list[StudyRecord]) -> tuple[list[str], list[list[object]
         row = [study.report_id, study.created_at.isoformat(), d.name, d.patient_id, d.date_of_birth, d.sex,
                study.body_part, study.original_file_name, study.acquisition.modality, study.acquisition.study_date,
                study.impression, study.doctor_name, " ".join(study.all_warnings),
-               measurements_summary(study.measurements, study.acquisition.pixel_spacing_mm)]
+               measurements_summary(study.measurements, study.acquisition.pixel_spacing_mm),
+               sides_summary(study.knee_joints)]
         by_model = {(p.model_id, p.region_side): p for p in study.predictions}
         for model_id in model_ids:
             p = by_model.get(model_id)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.files import copy_verified, file_sha256, write_text_durably
+from desktop.core.joint_regions import PATIENT_SIDES
 from desktop.core.measurement import Measurement, measurements_from_json
 
 __all__ = ["RecoveryFolder", "UnsavedStudy"]
@@ -54,6 +55,8 @@ class UnsavedStudy:
     patient_form: Mapping[str, Any] | None = None
     risk: Mapping[str, Any] | None = None
     measurements: tuple[Measurement, ...] = ()
+    # The doctor's knee sides (joint side -> "right"/"left"/None); None when they chose none.
+    knee_sides: Mapping[str, str | None] | None = None
     written_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
 
     @property
@@ -73,6 +76,7 @@ def _payload(study: UnsavedStudy) -> dict[str, Any]:
         "patient_form": dict(study.patient_form) if study.patient_form is not None else None,
         "risk": dict(study.risk) if study.risk is not None else None,
         "measurements": [m.to_dict() for m in study.measurements],
+        "knee_sides": dict(study.knee_sides) if study.knee_sides is not None else None,
     }
 
 
@@ -89,8 +93,15 @@ def _study_from(data: Mapping[str, Any]) -> UnsavedStudy:
         patient_form=dict(data["patient_form"]) if data.get("patient_form") else None,
         risk=dict(data["risk"]) if data.get("risk") else None,
         measurements=measurements_from_json(data.get("measurements")),
+        knee_sides=_knee_sides(data.get("knee_sides")),  # absent in files written before sides were named
         written_at=datetime.fromisoformat(str(data["written_at"])),
     )
+
+
+def _knee_sides(value: object) -> dict[str, str | None] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {str(side): (patient if patient in PATIENT_SIDES else None) for side, patient in value.items()}
 
 
 def _if_unchanged(path: Path, sha256: str) -> Path | None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from desktop.core.body_part import BodyPartCheck
-from desktop.core.joint_regions import JointRegion, joint_heading
+from desktop.core.joint_regions import JointRegion, joint_heading, patient_sides
 from desktop.core.measurement import Measurement
 from desktop.core.model_card import ModelCard
 from desktop.core.prediction import DerivedPrediction, Prediction
@@ -254,9 +254,9 @@ class StudyRecord:
     def all_warnings(self) -> tuple[str, ...]:
         """The study's warnings, then what each model said about its own reading (an image
         unlike the ones it was fitted on, a stretched one), named by model and joint, once each."""
-        lines = list(self.warnings)
+        lines, sides = list(self.warnings), patient_sides(self.knee_joints)
         for p in self.predictions:
-            where = f", {joint_heading(p.region_side).lower()}" if p.region_side else ""
+            where = f", {joint_heading(p.region_side, sides.get(p.region_side or '')).lower()}" if p.region_side else ""
             lines.extend(f"{p.model_name}{where}: {warning}" for warning in p.warnings)
         return tuple(dict.fromkeys(lines))
 

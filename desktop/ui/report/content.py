@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
-from desktop.core.joint_regions import joint_heading, side_label
+from desktop.core.joint_regions import joint_heading, patient_sides, side_label
 from desktop.core.measurement import measurements_summary
 from desktop.core.model_card import readable_label
 from desktop.core.records.values import CardSummary, StoredPrediction, StudyRecord
@@ -47,6 +47,8 @@ class FindingRow:
     derived: bool = False  # an output computed from the model's classes (indented in the table)
     joint: str = ""  # the knee joint it is about ("Knee on image left"); "" for the whole image
     model_id: str = ""  # the model that made it (pairs findings across studies; not printed)
+    region_side: str | None = None  # where that joint lies on the image, and which knee it is
+    patient_side: str | None = None  # (pair findings across studies; not printed)
     probability_of: str = ""  # set when ``probability`` is not the result's own: a derived output's positive label
 
     @property
@@ -156,12 +158,13 @@ def risk_lines(risk: Mapping[str, Any] | None) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def finding_rows(predictions: tuple[StoredPrediction, ...]) -> tuple[FindingRow, ...]:
+def finding_rows(study: StudyRecord) -> tuple[FindingRow, ...]:
     """Whole-image findings first, then each knee joint's findings together under its name."""
+    predictions, named = study.predictions, patient_sides(study.knee_joints)
     whole = [p for p in predictions if p.region_side is None]
     sides = list(dict.fromkeys(p.region_side for p in predictions if p.region_side is not None))
     ordered = whole + [p for side in sides for p in predictions if p.region_side == side]
-    return tuple(row for p in ordered for row in _prediction_rows(p))
+    return tuple(row for p in ordered for row in _prediction_rows(p, named.get(p.region_side or "")))
 
 
 def _joints_row(study: StudyRecord) -> tuple[str, str] | None:
@@ -169,9 +172,19 @@ def _joints_row(study: StudyRecord) -> tuple[str, str] | None:
         return None
     if not study.knee_joints:
         return ("Knee joints", "none found; the knee models were not run")
-    names = ", ".join(side_label(j.side) for j in study.knee_joints)
-    count = len(study.knee_joints)
-    return ("Knee joints", f"{count} found ({names}), outlined on the images" if count > 1 else "1 found, outlined on the images")
+    joints = study.knee_joints
+    count = len(joints)
+    named = [j for j in joints if j.patient_side]
+    if named:
+        source = "from the DICOM header" if all(j.sided_by == "header" for j in named) else "as stated by the doctor"
+        names = ", ".join(side_label(j.side, j.patient_side) for j in joints)
+        text = f"{count} found, outlined on the images: {names}; sides {source}"
+    elif count > 1:
+        names = ", ".join(side_label(j.side) for j in joints)
+        text = f"{count} found ({names}), outlined on the images; named by place on the image (sides not stated)"
+    else:
+        text = "1 found, outlined on the images"
+    return ("Knee joints", text)
 
 
 def explained_predictions(study: StudyRecord) -> tuple[StoredPrediction, ...]:
@@ -193,31 +206,36 @@ def _compared(p: StoredPrediction) -> str:
 
 
 def _heatmap_caption(study: StudyRecord) -> str:
-    explained = explained_predictions(study)
+    explained, sides = explained_predictions(study), patient_sides(study.knee_joints)
+
+    def where(p: StoredPrediction) -> str:
+        return joint_heading(p.region_side, sides.get(p.region_side or "")).lower()
+
     if not explained:
         return "No heat map was computed for this study."
     first = explained[0]
     if len(explained) > 1:
-        per_joint = ", ".join(f"{_explained_label(p)} ({joint_heading(p.region_side).lower()})" for p in explained)
+        per_joint = ", ".join(f"{_explained_label(p)} ({where(p)})" for p in explained)
         return (f"Heat maps ({first.heatmap_method.upper()}, {first.model_name}): red marks the regions that drove "
                 f"each knee's result most{_compared(first)}: {per_joint}.")
-    where = f", {joint_heading(first.region_side).lower()}" if first.region_side else ""
-    return (f"Heat map ({first.heatmap_method.upper()}, {first.model_name}{where}): red marks the regions that "
+    place = f", {where(first)}" if first.region_side else ""
+    return (f"Heat map ({first.heatmap_method.upper()}, {first.model_name}{place}): red marks the regions that "
             f"drove {_explained_label(first)} most{_compared(first)}.")
 
 
-def _prediction_rows(p: StoredPrediction) -> list[FindingRow]:
+def _prediction_rows(p: StoredPrediction, patient_side: str | None) -> list[FindingRow]:
     target = p.positive_label or (p.labels[-1] if p.labels else "")
     # Words, not "\u2265": the bundled fonts are chosen for scripts, not maths symbols.
     threshold = (f"{readable_label(target, p.card)} if {percent(p.threshold, decimals=0)} or more"
                  if p.threshold is not None else "most probable class")
-    joint = joint_heading(p.region_side) if p.region_side else ""
+    joint = joint_heading(p.region_side, patient_side) if p.region_side else ""
+    where = {"joint": joint, "model_id": p.model_id, "region_side": p.region_side, "patient_side": patient_side}
     rows = [FindingRow(model=p.model_name, result=readable_label(p.label, p.card), probability=percent(p.label_probability),
-                       threshold=threshold, version=p.model_version, joint=joint, model_id=p.model_id)]
+                       threshold=threshold, version=p.model_version, **where)]
     for d in p.derived:
         rows.append(FindingRow(model=d.name, result=d.label, probability=percent(d.probability),
                                threshold=f"{d.labels[1]} if {percent(d.threshold, decimals=0)} or more", version="",
-                               derived=True, joint=joint, model_id=p.model_id, probability_of=d.labels[1]))
+                               derived=True, probability_of=d.labels[1], **where))
     return rows
 
 
@@ -267,7 +285,7 @@ def report_content(study: StudyRecord, *, clinic: ClinicSettings, generated_at: 
         clinic_address=tuple(line for line in clinic.address.splitlines() if line.strip()),
         patient_rows=patient_rows,
         study_rows=tuple(study_rows),
-        findings=finding_rows(study.predictions),
+        findings=finding_rows(study),
         warnings=study.all_warnings,
         heatmap_caption=_heatmap_caption(study),
         risk=risk_lines(study.risk),

@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 
-from desktop.core.joint_regions import JointRegion, side_label
+from desktop.core.joint_regions import JointRegion, box_label
 from desktop.core.measurement import Measurement, measurement_labels
 from desktop.ui.display_mapping import heatmap_rgba, map_to_uint8
 from desktop.ui.joint_boxes import BOX_COLOUR
@@ -106,7 +106,7 @@ def draw_joint_boxes(picture: QImage, joints: Sequence[JointRegion], *, image_sh
             painter.setPen(QPen(BOX_COLOUR, line_width))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(box)
-            _label_tab(painter, metrics, side_label(joint.side), BOX_COLOUR, left=box.left(), top=box.top(), within=picture)
+            _label_tab(painter, metrics, box_label(joint), BOX_COLOUR, left=box.left(), top=box.top(), within=picture)
     return picture
 
 

@@ -1,0 +1,157 @@
+"""Which of the patient's knees each located knee joint is.
+
+The joint locator names joints by their place on the image. The patient's side comes from
+two sources only, never from a display convention alone (a JPEG may have been mirrored on
+its way, and a wrong side on a report is worse than none):
+
+- the DICOM header. Patient Orientation (0020,0020) gives the patient direction in which the
+  image's rows (left to right) and columns (top to bottom) run: "L" for the rows means that
+  moving right across the image goes towards the patient's left, so the knee on the image's
+  left is the right knee. Image Laterality (0020,0062) or Laterality (0020,0060) names the
+  knee of a film that shows one side.
+- the doctor, who reads the film's lead marker and picks the sides in the Study box. That
+  choice overrides the header, and may also be "not stated" on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from desktop.core.joint_regions import JointRegion, side_label
+
+__all__ = [
+    "NOT_STATED",
+    "FilmSides",
+    "SideChoice",
+    "side_choices",
+    "sides_summary",
+    "user_choice",
+    "with_header_sides",
+    "with_user_sides",
+]
+
+NOT_STATED = "Not stated (named by place on the image)"
+_PATIENT = {"R": "right", "L": "left"}
+_OTHER = {"right": "left", "left": "right"}
+
+
+@dataclass(frozen=True)
+class FilmSides:
+    """What a DICOM header says about sides: the patient direction ("R"/"L") in which the
+    image runs left to right (``across``) and top to bottom (``down``), and the side a
+    one-sided film shows (``laterality``). A direction that is not mainly right or left (a
+    lateral film runs anterior-posterior) is None."""
+
+    across: str | None = None
+    down: str | None = None
+    laterality: str | None = None
+
+    @classmethod
+    def from_header(cls, orientation: object, laterality: object) -> FilmSides | None:
+        """Parse the header values; None when they name no side at all (or are malformed)."""
+        values = _header_values(orientation)
+        # The first letter of each value is its main direction ("LP": mostly towards the left).
+        across, down = ((v[:1] if v[:1] in _PATIENT else None) for v in values) if len(values) == 2 else (None, None)
+        side = str(laterality or "").strip().upper()
+        sides = cls(across=across, down=down, laterality=side if side in _PATIENT else None)
+        return sides if sides != cls() else None
+
+    def describe(self) -> str:
+        """For the image information panel: "patient's right on the image left"."""
+        parts = []
+        if self.across:
+            parts.append(f"patient's right on the image {'left' if self.across == 'L' else 'right'}")
+        if self.down:
+            parts.append(f"patient's right at the image {'top' if self.down == 'L' else 'bottom'}")
+        if self.laterality:
+            parts.append(f"{_PATIENT[self.laterality]} side only")
+        return "; ".join(parts)
+
+    def patient_side(self, joint_side: str) -> str | None:
+        """The patient's side of the joint at ``joint_side``, when this header tells."""
+        if joint_side == "single":
+            return _PATIENT.get(self.laterality or "")
+        direction, first = {"image_left": (self.across, True), "image_right": (self.across, False),
+                            "image_top": (self.down, True), "image_bottom": (self.down, False)}.get(joint_side, (None, True))
+        if direction is None:
+            return None
+        # Running towards the patient's left, the first knee met is the right one.
+        nearer = "right" if direction == "L" else "left"
+        return nearer if first else _OTHER[nearer]
+
+
+def _header_values(value: object) -> list[str]:
+    """A multi-valued header element as upper-case strings (pydicom gives a sequence, or one
+    backslash-separated string)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items: list[object] = list(value.split("\\"))
+    else:
+        try:
+            items = list(value)  # type: ignore[call-overload]
+        except TypeError:
+            return []
+    return [str(item).strip().upper() for item in items]
+
+
+def with_header_sides(joints: tuple[JointRegion, ...] | None, film: FilmSides | None) -> tuple[JointRegion, ...] | None:
+    """``joints`` named by the header where it tells (the doctor's choice is applied later)."""
+    if joints is None or film is None:
+        return joints
+    named = []
+    for joint in joints:
+        side = film.patient_side(joint.side)
+        named.append(replace(joint, patient_side=side, sided_by="header") if side else joint)
+    return tuple(named)
+
+
+def with_user_sides(
+    joints: tuple[JointRegion, ...] | None, choice: Mapping[str, str | None] | None
+) -> tuple[JointRegion, ...] | None:
+    """``joints`` with the doctor's choice (joint side -> "right"/"left"/None); None keeps
+    what the header said."""
+    if joints is None or choice is None:
+        return joints
+    return tuple(replace(j, patient_side=choice.get(j.side), sided_by="user") for j in joints)
+
+
+def sides_summary(joints: tuple[JointRegion, ...] | None) -> str:
+    """One line for a table: "image left: right knee, image right: left knee (DICOM header)";
+    "" while no knee is named."""
+    named = [j for j in joints or () if j.patient_side]
+    if not named:
+        return ""
+    who = "DICOM header" if all(j.sided_by == "header" for j in named) else "stated by the doctor"
+    return ", ".join(f"{side_label(j.side)}: {j.patient_side} knee" for j in named) + f" ({who})"
+
+
+def user_choice(joints: tuple[JointRegion, ...] | None) -> dict[str, str | None] | None:
+    """The doctor's choice held by ``joints`` (a stored study), or None when they made none."""
+    chosen = {j.side: j.patient_side for j in joints or () if j.sided_by == "user"}
+    return chosen or None
+
+
+@dataclass(frozen=True)
+class SideChoice:
+    """One entry of the Study box's knee-sides list."""
+
+    text: str
+    sides: dict[str, str | None]
+
+
+def side_choices(joints: Sequence[JointRegion]) -> list[SideChoice]:
+    """What the doctor can say about these joints: not stated, then each way of naming them
+    (two joints: which one is the right knee; one joint: right or left knee)."""
+    if not joints:
+        return []
+    choices = [SideChoice(NOT_STATED, {j.side: None for j in joints})]
+    if len(joints) == 1:
+        only = joints[0].side
+        return choices + [SideChoice(f"{side.capitalize()} knee", {only: side}) for side in ("right", "left")]
+    first, second = joints[0].side, joints[1].side
+    for right, left in ((first, second), (second, first)):
+        choices.append(SideChoice(f"Right knee: {side_label(right)}, left knee: {side_label(left)}",
+                                  {right: "right", left: "left"}))
+    return choices
