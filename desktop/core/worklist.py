@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.core.imaging import SUPPORTED_SUFFIXES, is_dicom_file
-from desktop.core.joint_regions import side_label
+from desktop.core.joint_regions import JointRegion, patient_sides, side_label
 from desktop.core.model_card import ModelCard, readable_label
 from desktop.core.prediction import Prediction
 from desktop.core.records.export import write_csv
@@ -121,20 +121,25 @@ def _answer(prediction: Prediction, card: ModelCard | None) -> str:
 
 
 def findings_of(pairs: Sequence[tuple[Prediction, ModelCard | None]], *, skipped: bool = False,
-                no_joint: bool = False) -> Findings:
-    """The models' answers (each with its card) for a list row, grouped by knee joint.
-    ``skipped``: no model ran, the image is not an X-ray; ``no_joint``: the knee models found
-    no joint to read."""
+                joints: tuple[JointRegion, ...] | None = None) -> Findings:
+    """The models' answers (each with its card) for a list row, grouped by knee joint and
+    named as ``joints`` name them (the patient's side, once known). ``skipped``: no model
+    ran, the image is not an X-ray; ``joints == ()``: the knee models found no joint to read."""
     if skipped:
         return Findings("not an X-ray: no model was run")
-    if no_joint and not pairs:
+    if joints is not None and not joints and not pairs:
         return Findings("no knee joint found")
+    sides = patient_sides(joints)
+
+    def where(side: str) -> str:
+        return side_label(side, sides.get(side))
+
     by_joint: dict[str | None, list[str]] = {}
     for p, card in pairs:
         by_joint.setdefault(p.region_side, []).append(_answer(p, card))
-    line = "; ".join(f"{side_label(side)}: {', '.join(answers)}" if side else ", ".join(answers)
+    line = "; ".join(f"{where(side)}: {', '.join(answers)}" if side else ", ".join(answers)
                      for side, answers in by_joint.items())
-    detail = "\n".join(f"{p.model_name}{f' ({side_label(p.region_side)})' if p.region_side else ''}: {_answer(p, card)}"
+    detail = "\n".join(f"{p.model_name}{f' ({where(p.region_side)})' if p.region_side else ''}: {_answer(p, card)}"
                        for p, card in pairs)
     return Findings(line, detail, any(_is_positive(p) for p, _card in pairs))
 

@@ -75,6 +75,7 @@ class WorklistController(QObject):
         self._records: RecordsController | None = None  # attach_records: saving and reports
         study.image_loaded.connect(self._image_loaded)
         study.analysis_finished.connect(self._analysis_finished)
+        study.knee_sides_changed.connect(self._analysis_finished)  # the row names the knees anew
         study.file_failed.connect(self._file_failed)
         study.busy_changed.connect(self._study_busy)
         self.panel.open_requested.connect(self.open_entry)
@@ -244,7 +245,7 @@ class WorklistController(QObject):
         index = self.worklist.index_of(outcome.image.source_path)
         if index is None or index != self.worklist.current:
             return
-        findings = findings_of(outcome.pairs, skipped=outcome.skipped, no_joint=outcome.no_joint_found)
+        findings = findings_of(outcome.pairs, skipped=outcome.skipped, joints=outcome.joints)
         self.worklist.set_findings(index, findings, opened=True)
         self.changed.emit()
 
@@ -278,9 +279,8 @@ class WorklistController(QObject):
         self._reading = None
         index = self.worklist.index_of(path)  # the list may have changed meanwhile
         if index is not None:
-            no_joint = result.joints is not None and not result.joints
             pairs = self._study.with_cards(result.predictions)
-            self.worklist.set_findings(index, findings_of(pairs, skipped=result.skipped, no_joint=no_joint), opened=False)
+            self.worklist.set_findings(index, findings_of(pairs, skipped=result.skipped, joints=result.joints), opened=False)
             self.changed.emit()
         self._read_later()
 

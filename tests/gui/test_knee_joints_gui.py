@@ -271,7 +271,10 @@ def test_a_dicom_header_names_the_knees_until_the_doctor_says_otherwise(qtbot, k
     ds.save_as(path, enforce_file_format=True)
 
     app = make_records_app(qtbot, knee_registry, settings, ScriptedPrompts())
-    _open_knee_film(app, path)
+    app.window.panel.set_body_part("knee")
+    app.window.worklist.take_files([path, write_png(tmp_path / "next.png", bilateral_film())])
+    row = app.window.worklist.worklist.entries[0]
+    assert row.findings.line.startswith("right knee (image left): Grade")
     panel = app.window.panel
     assert panel.info.value("Sides") == "patient's right on the image left"
     assert [heading for heading, _ in panel.results.groups()] == ["Right knee (image left)", "Left knee (image right)"]
@@ -281,3 +284,4 @@ def test_a_dicom_header_names_the_knees_until_the_doctor_says_otherwise(qtbot, k
     assert [heading for heading, _ in panel.results.groups()] == ["Knee on image left", "Knee on image right"]
     assert app.window.view.joint_boxes.labels() == ["image left", "image right"]
     assert not panel.knee_sides.source.isVisible() and app.records.is_dirty
+    assert app.window.worklist.worklist.entries[0].findings.line.startswith("image left: Grade")  # the row follows

@@ -160,6 +160,12 @@ def test_knee_joints_and_regions_round_trip(store: SQLiteRecordStore, tmp_path: 
     assert header[-4:] == ["tiny_knee (image left) label", "tiny_knee (image left) probability",
                            "tiny_knee (image right) label", "tiny_knee (image right) probability"]
     assert rows[0][-4] == "2" and rows[0][-2] == "3"  # each knee in its own columns
+    # The doctor named the knees: the study list says which knee each finding is about.
+    named = (replace(LEFT, patient_side="right", sided_by="user"), replace(RIGHT, patient_side="left", sided_by="user"))
+    store.save_study(make_draft(image, sha, body_part="knee", predictions=(left, right), knee_joints=named,
+                                study_key=saved.key))
+    [summary] = [s for s in store.search_studies(StudyQuery()) if s.key == saved.key]
+    assert summary.findings == "right knee (image left): 2 50%; left knee (image right): 3 25%"
 
 
 def test_version_3_database_upgrades_with_whole_image_predictions(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+from desktop.core.joint_regions import JointRegion
 from desktop.core.prediction import DerivedPrediction, Prediction
 from desktop.core.worklist import EntryState, Findings, Worklist, files_to_queue, findings_of
 
@@ -112,7 +113,12 @@ def test_findings_line_names_joints_grades_and_positive_answers() -> None:
     normal = _prediction("NORMAL", (0.93, 0.07), ("NORMAL", "PNEUMONIA"), positive="PNEUMONIA")
     assert (findings_of([(normal, binary)]).line, findings_of([(normal, binary)]).flagged) == ("NORMAL 93%", False)
     assert findings_of([], skipped=True) == Findings("not an X-ray: no model was run")
-    assert findings_of([], no_joint=True) == Findings("no knee joint found")
+    assert findings_of([], joints=()) == Findings("no knee joint found")
+    sided = (JointRegion((0, 0, 9, 9), 0.9, "image_left", patient_side="right", sided_by="header"),
+             JointRegion((0, 20, 9, 9), 0.9, "image_right", patient_side="left", sided_by="header"))
+    named = findings_of([(grade, ordinal), (right, ordinal)], joints=sided)
+    assert named.line == "right knee (image left): Grade 2 60%; left knee (image right): Grade 0 70%"
+    assert named.detail.splitlines() == ["M (right knee (image left)): Grade 2 60%", "M (left knee (image right)): Grade 0 70%"]
 
 
 def test_stepping_passes_over_unreadable_files(tmp_path: Path) -> None:

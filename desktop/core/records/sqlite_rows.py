@@ -26,7 +26,7 @@ from desktop.core.records.values import (
     decode_heatmap,
 )
 
-__all__ = ["PREDICTION_COLUMNS", "from_json", "prediction_from_row", "study_from_row", "to_json"]
+__all__ = ["PREDICTION_COLUMNS", "from_json", "joints_from_json", "prediction_from_row", "study_from_row", "to_json"]
 
 # Every predictions column a StoredPrediction needs except the heat map, which a reader may skip.
 PREDICTION_COLUMNS = (
@@ -83,7 +83,7 @@ def study_from_row(row: sqlite3.Row, *, predictions: tuple[StoredPrediction, ...
         notes=row["notes"], impression=row["impression"], doctor_name=row["doctor_name"], report_id=row["report_id"],
         body_part_check=_check_from_json(row["body_part_check_json"]),
         warnings=tuple(str(w) for w in from_json(row["warnings_json"]) or ()),
-        knee_joints=_joints_from_json(row["knee_joints_json"]),
+        knee_joints=joints_from_json(row["knee_joints_json"]),
         measurements=measurements_from_json(from_json(row["measurements_json"])),
     )
 
@@ -101,6 +101,6 @@ def _region_from_json(text: str | None) -> tuple[int, int, int, int] | None:
     return top, left, height, width
 
 
-def _joints_from_json(text: str | None) -> tuple[JointRegion, ...] | None:
+def joints_from_json(text: str | None) -> tuple[JointRegion, ...] | None:
     data = from_json(text)
     return None if data is None else tuple(JointRegion.from_dict(item) for item in data)

@@ -11,7 +11,8 @@ import json
 import sqlite3
 from datetime import datetime, timedelta
 
-from desktop.core.joint_regions import side_label
+from desktop.core.joint_regions import patient_sides, side_label
+from desktop.core.records.sqlite_rows import joints_from_json
 from desktop.core.records.sqlite_schema import fold
 from desktop.core.records.values import (
     PatientDetails,
@@ -51,12 +52,14 @@ def search_studies(db: sqlite3.Connection, query: StudyQuery) -> list[StudySumma
         where.append("s.patient = ?")
         args.append(query.patient_key)
     rows = db.execute(
-        "SELECT s.id, s.patient, p.name, p.patient_id, s.created_at, s.body_part, s.impression, s.report_id"
+        "SELECT s.id, s.patient, p.name, p.patient_id, s.created_at, s.body_part, s.impression, s.report_id,"
+        " s.knee_joints_json"
         f" FROM studies s JOIN patients p ON p.id = s.patient WHERE {' AND '.join(where)}"
         " ORDER BY s.created_at DESC, s.id DESC LIMIT ?", (*args, query.limit),
     ).fetchall()
     findings: dict[int, list[str]] = {}
     keys = [r[0] for r in rows]
+    sides = {r[0]: patient_sides(joints_from_json(r[8])) for r in rows}  # each study's knees, named
     for start in range(0, len(keys), 500):  # stay under SQLite's bound-variable limit
         chunk = keys[start:start + 500]
         for study, label, labels, probs, side in db.execute(
@@ -65,7 +68,7 @@ def search_studies(db: sqlite3.Connection, query: StudyQuery) -> list[StudySumma
         ):
             names, values = json.loads(labels), json.loads(probs)
             share = values[names.index(label)] if label in names else max(values)
-            where = f"{side_label(side)}: " if side else ""
+            where = f"{side_label(side, sides[study].get(side))}: " if side else ""
             findings.setdefault(study, []).append(f"{where}{label} {share * 100:.0f}%")
     return [
         StudySummary(key=r[0], patient_key=r[1], patient_name=r[2], patient_id=r[3],
