@@ -25,6 +25,7 @@ __all__ = [
     "FilmSides",
     "SideChoice",
     "side_choices",
+    "sides_named_by",
     "sides_summary",
     "user_choice",
     "with_header_sides",
@@ -117,14 +118,23 @@ def with_user_sides(
     return tuple(replace(j, patient_side=choice.get(j.side), sided_by="user") for j in joints)
 
 
+def sides_named_by(joints: tuple[JointRegion, ...] | None) -> str | None:
+    """Who named the knees: "header" (every named knee by the DICOM header), "user" (the
+    doctor), or None while no knee is named."""
+    named = [j for j in joints or () if j.patient_side]
+    if not named:
+        return None
+    return "header" if all(j.sided_by == "header" for j in named) else "user"
+
+
 def sides_summary(joints: tuple[JointRegion, ...] | None) -> str:
     """One line for a table: "image left: right knee, image right: left knee (DICOM header)";
     "" while no knee is named."""
-    named = [j for j in joints or () if j.patient_side]
-    if not named:
+    by = sides_named_by(joints)
+    if by is None:
         return ""
-    who = "DICOM header" if all(j.sided_by == "header" for j in named) else "stated by the doctor"
-    return ", ".join(f"{side_label(j.side)}: {j.patient_side} knee" for j in named) + f" ({who})"
+    names = ", ".join(f"{side_label(j.side)}: {j.patient_side} knee" for j in joints or () if j.patient_side)
+    return f"{names} ({'DICOM header' if by == 'header' else 'stated by the doctor'})"
 
 
 def user_choice(joints: tuple[JointRegion, ...] | None) -> dict[str, str | None] | None:

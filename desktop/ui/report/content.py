@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
 from desktop.core.joint_regions import joint_heading, patient_sides, side_label
+from desktop.core.knee_sides import sides_named_by
 from desktop.core.measurement import measurements_summary
 from desktop.core.model_card import readable_label
 from desktop.core.records.values import CardSummary, StoredPrediction, StudyRecord
@@ -174,9 +175,9 @@ def _joints_row(study: StudyRecord) -> tuple[str, str] | None:
         return ("Knee joints", "none found; the knee models were not run")
     joints = study.knee_joints
     count = len(joints)
-    named = [j for j in joints if j.patient_side]
-    if named:
-        source = "from the DICOM header" if all(j.sided_by == "header" for j in named) else "as stated by the doctor"
+    by = sides_named_by(joints)
+    if by is not None:
+        source = "from the DICOM header" if by == "header" else "as stated by the doctor"
         names = ", ".join(side_label(j.side, j.patient_side) for j in joints)
         text = f"{count} found, outlined on the images: {names}; sides {source}"
     elif count > 1:
