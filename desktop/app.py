@@ -101,12 +101,15 @@ def build_app(
     settings: QSettings | None = None,
     store: RecordStore | None = None,
     prompts: Prompts | None = None,
+    keep_worklist: bool = True,
 ) -> XRayDeskApp:
     """Discover models, build the analysis service, controller and window, and wire them.
 
     ``store`` defaults to the SQLite records in the user data folder; if that cannot be
     opened the app still starts (viewing and analysis work) and says why records are off.
     ``prompts`` replaces the save/discard, confirm, file and print dialogs (tests).
+    ``keep_worklist`` False: the last session's worklist is neither brought back nor
+    overwritten (a smoke run must leave the user's list as it was).
     """
     # Imported here so a broken inference stack is reported by the caller, not at import time.
     from desktop.inference.analysis import AnalysisService
@@ -125,7 +128,8 @@ def build_app(
     risk_service, risk_reason = _risk_service(registry)
     patient_dock = build_patient_dock(service=risk_service, runner=runner, unavailable_reason=risk_reason)
     prompts = prompts or Prompts()
-    worklist = WorklistController(controller, service, prompts=prompts, kept_at=paths.user_data_dir() / "worklist.json")
+    kept_at = paths.user_data_dir() / "worklist.json" if keep_worklist else None
+    worklist = WorklistController(controller, service, prompts=prompts, kept_at=kept_at)
     window = MainWindow(controller, worklist=worklist, recent=recent, settings=settings, registry=registry,
                         patient_dock=patient_dock, prompts=prompts)
     store_reason = ""
@@ -284,7 +288,8 @@ def run_gui(files: list[str], *, exit_after_show: bool = False) -> int:
     """
     t0 = _start_time()
     app = create_application()
-    parts = build_app()
+    # A smoke run neither reads the user's kept worklist (and its files) nor writes over it.
+    parts = build_app(keep_worklist=not exit_after_show)
     window = parts.window
     reporter: _ShownReporter | None = None
     if exit_after_show:

@@ -17,11 +17,19 @@ from tests.gui.helpers import positive_image
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_run_gui_exit_after_show(qapp, tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_run_gui_exit_after_show(qapp, tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys,
+                                 _user_data_dir: Path) -> None:
     monkeypatch.setenv("XRAYDESK_MODELS_DIR", str(tiny_models_dir))
     monkeypatch.setenv("XRAYDESK_T0", repr(__import__("time").perf_counter()))
-    code = app_module.run_gui([str(positive_image(tmp_path / "a.png"))], exit_after_show=True)
+    # The user's list from a real session: a smoke run given several files neither reads it
+    # nor replaces it with its own.
+    kept = _user_data_dir / "worklist.json"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text("the user's list", encoding="utf-8")
+    files = [str(positive_image(tmp_path / name)) for name in ("a.png", "b.png")]
+    code = app_module.run_gui(files, exit_after_show=True)
     assert code == 0
+    assert kept.read_text(encoding="utf-8") == "the user's list"
     out = capsys.readouterr().out
     match = re.search(r"window shown after (\d+\.\d{3}) s", out)
     assert match and float(match.group(1)) < 30
