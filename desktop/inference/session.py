@@ -125,7 +125,9 @@ class ModelSession:
             )
         references = card.heatmap.reference_maps
         grid = tuple(shape[1:3]) if len(shape) == 4 else ()
-        if references and all(isinstance(v, int) for v in grid):
+        # Checked only when the model states the grid (a feature map of unknown rank or size
+        # says nothing to compare with), like the channels above.
+        if references and len(grid) == 2 and all(isinstance(v, int) for v in grid):
             reference_grid = (len(references[0]), len(references[0][0]))
             if reference_grid != grid:
                 raise ModelLoadError(

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from conversion import card_blocks, heatmap_reference
-from desktop.core.model_card import CardError, load_card
+from desktop.core.model_card import CardError, load_card, parse_card
 from desktop.core.records.values import CardSummary
 from desktop.inference.heatmap import class_activation_map
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
+from desktop.inference.session import ModelLoadError, ModelSession
 from tests.fixtures.fake_locator import ScriptedJoints, bilateral_film, halves
 from tests.fixtures.tiny_models import blob_image, make_tiny_model_dir
 
@@ -129,6 +131,19 @@ def test_a_reference_that_does_not_fit_the_model_is_refused(tmp_path: Path) -> N
     card_path.write_text(json.dumps(card), encoding="utf-8")
     registry = ModelRegistry.discover(tmp_path)
     assert not registry.available and "wrong kind" in registry.unavailable[0].reason
+
+
+def test_a_reference_is_taken_as_it_is_when_the_model_does_not_state_its_grid(tmp_path: Path) -> None:
+    # ONNX Runtime infers the feature map's shape for the models built here, so the check is
+    # handed what a model of unknown output rank reports: nothing to compare the grid with.
+    folder = make_tiny_model_dir(tmp_path, model_id="tiny_chest")
+    card = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    card["heatmap"]["reference"] = {"maps": np.zeros((2, 16, 16)).tolist()}
+    loaded = parse_card(card)
+    for shape in ([], ["N", 16, 16, 4], ["N", "H", "W", 4]):
+        ModelSession._check_cam(SimpleNamespace(card=loaded), {"feature_map": SimpleNamespace(shape=shape)})
+    with pytest.raises(ModelLoadError, match="8 x 8 but the card's heat-map reference is 16 x 16"):
+        ModelSession._check_cam(SimpleNamespace(card=loaded), {"feature_map": SimpleNamespace(shape=["N", 8, 8, 4])})
 
 
 @pytest.mark.parametrize(("model_id", "grid"), [("bone_fracture", (28, 28)), ("knee_osteoporosis", (14, 14))])
