@@ -46,11 +46,15 @@ class FindingRow:
     threshold: str
     version: str
     derived: bool = False  # an output computed from the model's classes (indented in the table)
-    joint: str = ""  # the knee joint it is about ("Knee on image left"); "" for the whole image
     model_id: str = ""  # the model that made it (pairs findings across studies; not printed)
-    region_side: str | None = None  # where that joint lies on the image, and which knee it is
-    patient_side: str | None = None  # (pair findings across studies; not printed)
+    region_side: str | None = None  # the knee joint it is about, by place on the image (None: the
+    patient_side: str | None = None  # whole image), and which of the patient's knees it is
     probability_of: str = ""  # set when ``probability`` is not the result's own: a derived output's positive label
+
+    @property
+    def joint(self) -> str:
+        """"Knee on image left", "Right knee (image left)"; "" for the whole image."""
+        return joint_heading(self.region_side, self.patient_side) if self.region_side else ""
 
     @property
     def probability_text(self) -> str:
@@ -176,12 +180,11 @@ def _joints_row(study: StudyRecord) -> tuple[str, str] | None:
     joints = study.knee_joints
     count = len(joints)
     by = sides_named_by(joints)
+    names = ", ".join(side_label(j.side, j.patient_side) for j in joints)
     if by is not None:
         source = "from the DICOM header" if by == "header" else "as stated by the doctor"
-        names = ", ".join(side_label(j.side, j.patient_side) for j in joints)
         text = f"{count} found, outlined on the images: {names}; sides {source}"
     elif count > 1:
-        names = ", ".join(side_label(j.side) for j in joints)
         text = f"{count} found ({names}), outlined on the images; named by place on the image (sides not stated)"
     else:
         text = "1 found, outlined on the images"
@@ -229,8 +232,7 @@ def _prediction_rows(p: StoredPrediction, patient_side: str | None) -> list[Find
     # Words, not "\u2265": the bundled fonts are chosen for scripts, not maths symbols.
     threshold = (f"{readable_label(target, p.card)} if {percent(p.threshold, decimals=0)} or more"
                  if p.threshold is not None else "most probable class")
-    joint = joint_heading(p.region_side, patient_side) if p.region_side else ""
-    where = {"joint": joint, "model_id": p.model_id, "region_side": p.region_side, "patient_side": patient_side}
+    where = {"model_id": p.model_id, "region_side": p.region_side, "patient_side": patient_side}
     rows = [FindingRow(model=p.model_name, result=readable_label(p.label, p.card), probability=percent(p.label_probability),
                        threshold=threshold, version=p.model_version, **where)]
     for d in p.derived:
