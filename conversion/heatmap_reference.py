@@ -42,7 +42,7 @@ from conversion.card_blocks import (
 from conversion.familiarity import FOLDS, fold_of
 from desktop.core.imaging import ImageLoadError, load_image
 from desktop.inference.heatmap import cam_contributions
-from desktop.inference.preprocess import prepare
+from desktop.inference.predictor import feature_map
 from desktop.inference.registry import LoadedModel
 from desktop.inference.regional import usable_locator
 
@@ -93,9 +93,8 @@ def edge_cells(content: np.ndarray, depth: int = EDGE_CELLS) -> np.ndarray:
 def class_contributions(model: LoadedModel, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(classes, h, w) cell contributions as the app's heat map computes them, and the content mask."""
     card = model.card
-    assert card.preprocessing is not None and card.feature_map_output
-    prepared = prepare(pixels, card.preprocessing)
-    features = model.session.run(prepared.tensor, outputs=[card.feature_map_output])[card.feature_map_output][0]
+    features, prepared = feature_map(model, pixels)
+    assert card.preprocessing is not None  # feature_map has refused a model without it
     weights = np.asarray(card.heatmap.class_weights)
     n_classes = len(card.labels)
     maps = np.stack([

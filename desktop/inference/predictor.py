@@ -18,7 +18,7 @@ from desktop.inference.preprocess import PreparedInput, prepare
 from desktop.inference.registry import LoadedModel
 from desktop.inference.session import InferenceError
 
-__all__ = ["PredictionError", "feature_vector", "predict_image"]
+__all__ = ["PredictionError", "feature_map", "feature_vector", "predict_image"]
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +138,9 @@ def _input_warnings(image: np.ndarray, model: LoadedModel) -> list[str]:
     return warnings
 
 
-def _pooled(outputs: dict[str, np.ndarray], model: LoadedModel) -> np.ndarray:
-    """The model's feature vector: its last feature map averaged over the image."""
-    return np.asarray(outputs[model.card.feature_map_output], dtype=np.float64)[0].mean(axis=(0, 1))
+def _pooled(features: np.ndarray) -> np.ndarray:
+    """The model's feature vector: its last feature map (h, w, channels) averaged over the image."""
+    return np.asarray(features, dtype=np.float64).mean(axis=(0, 1))
 
 
 def _run(model: LoadedModel, prepared: PreparedInput) -> dict[str, np.ndarray]:
@@ -151,12 +151,18 @@ def _run(model: LoadedModel, prepared: PreparedInput) -> dict[str, np.ndarray]:
         raise PredictionError(str(exc)) from exc
 
 
-def feature_vector(model: LoadedModel, image: np.ndarray) -> np.ndarray:
-    """What the card's ``familiarity`` block is fitted on: the feature vector of one image,
-    prepared exactly as :func:`predict_image` prepares it."""
+def feature_map(model: LoadedModel, image: np.ndarray) -> tuple[np.ndarray, PreparedInput]:
+    """The last feature map (h, w, channels) of one image, prepared exactly as
+    :func:`predict_image` prepares it, and that preparation (where the image lies in the input)."""
     if model.card.preprocessing is None or not model.card.feature_map_output:
         raise PredictionError(f"model {model.card.id!r} exports no feature map")
-    return _pooled(_run(model, prepare(np.asarray(image), model.card.preprocessing)), model)
+    prepared = prepare(np.asarray(image), model.card.preprocessing)
+    return _run(model, prepared)[model.card.feature_map_output][0], prepared
+
+
+def feature_vector(model: LoadedModel, image: np.ndarray) -> np.ndarray:
+    """What the card's ``familiarity`` block is fitted on: the feature vector of one image."""
+    return _pooled(feature_map(model, image)[0])
 
 
 def predict_image(model: LoadedModel, image: np.ndarray, *, with_heatmap: bool = True) -> Prediction:
@@ -179,7 +185,7 @@ def predict_image(model: LoadedModel, image: np.ndarray, *, with_heatmap: bool =
     label = _decide(probs, model)
     positive = _binary_positive(model)
     warnings = _input_warnings(image, model)
-    if card.familiarity is not None and card.familiarity.is_unfamiliar(_pooled(outputs, model)):
+    if card.familiarity is not None and card.familiarity.is_unfamiliar(_pooled(outputs[card.feature_map_output][0])):
         warnings.append(UNFAMILIAR_WARNING)
 
     heatmap: np.ndarray | None = None
