@@ -11,7 +11,7 @@ they always agree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +87,7 @@ def _known(value: object, allowed: tuple[str, ...]) -> str | None:
     return value if isinstance(value, str) and value in allowed else None
 
 
-def patient_sides(joints: tuple[JointRegion, ...] | None) -> dict[str, str]:
+def patient_sides(joints: Iterable[JointRegion] | None) -> dict[str, str]:
     """Joint side -> the patient's side, for the joints whose side is known: what a
     prediction's ``region_side`` needs to be named the way its joint is."""
     return {j.side: j.patient_side for j in joints or () if j.patient_side}

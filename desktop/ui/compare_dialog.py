@@ -101,7 +101,7 @@ class _StudyPane(QWidget):
 
 
 def _findings_table(findings: tuple[ComparedFinding, ...], earlier: StudyRecord, later: StudyRecord) -> QTableWidget:
-    table = read_only_table(list(findings_headers(earlier, later)), len(findings))
+    table = read_only_table(findings_headers(earlier, later), len(findings))
     for row, finding in enumerate(findings):
         model = f"\u2013 {finding.model}" if finding.derived else finding.model
         cells = (finding.where, model, result_text(finding.earlier), result_text(finding.later),

@@ -51,14 +51,14 @@ class KneeSidesPicker(QWidget):
 
     def show_joints(self, joints: Sequence[JointRegion] | None) -> None:
         """List the choices for ``joints`` with the one they hold selected; hidden without joints."""
-        choices = side_choices(tuple(joints or ()))
+        choices = side_choices(joints or ())
         self.combo.clear()
         for choice in choices:
             self.combo.addItem(choice.text, choice.sides)
         held = {j.side: j.patient_side for j in joints or ()}
         index = next((i for i, c in enumerate(choices) if c.sides == held), 0)
         self.combo.setCurrentIndex(index)
-        by_header = bool(joints) and any(j.sided_by == "header" for j in joints or ())
+        by_header = any(j.sided_by == "header" for j in joints or ())
         self.source.setText("From the DICOM header; change it if the film's marker disagrees." if by_header else "")
         self.source.setVisible(by_header)
         self.setVisible(bool(choices))

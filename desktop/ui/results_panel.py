@@ -252,7 +252,7 @@ class ResultsPanel(QWidget):
         or ``empty_text`` when nothing ran for another reason. Knee-joint answers are grouped
         under their joint, named by ``joints`` (the patient's side, once known)."""
         self._clear_cards()
-        self._sides = patient_sides(tuple(joints or ()))
+        self._sides = patient_sides(joints)
         if not pairs and empty_text:
             self._set_status(empty_text)
         elif not pairs:
