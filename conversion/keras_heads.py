@@ -68,17 +68,23 @@ _MAP_NOTES = {
     " its average is each stage's average, so the class activation map is exact for the logits",
     "root_mean_square": "feature map = squared activation divided by each channel's root mean square; its average"
     " is root-mean-square pooling, so the class activation map is exact for the logits",
+    "full_and_half_size": "feature map = the map of the image read at full size stacked with the map of the image read"
+    " at half size, each half-size cell repeated over the 2 x 2 full-size cells it covers; its average is both"
+    " readings' pooled features, so the class activation map is exact for the logits",
 }
 _HEADS = {
     ("root_mean_square",): "root-mean-square pooling (the average of a rescaled feature map) + dense: exact class activation maps",
     ("every_stage",): "global average pooling of every stage's output + dense: exact class activation maps",
     ("every_stage", "root_mean_square"): "root-mean-square pooling of every stage's output + dense: exact class activation maps",
+    ("full_and_half_size",): "pooled features of the image read at full size and at half size + dense: exact class activation maps",
 }
 
 
 def _feature_map_kind(features) -> tuple[str, ...]:
     """Which of the training/architectures.py feature maps feeds the pooling, innermost first."""
     kind, layer = [], producer(features) if features is not None else None
+    if isinstance(layer, layers.Concatenate) and any(isinstance(producer(t), layers.UpSampling2D) for t in layer.input):
+        return ("full_and_half_size",)
     if isinstance(layer, RootMeanSquareMap):
         kind.append("root_mean_square")
         layer = producer(layer.input)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -22,7 +23,8 @@ import numpy as np  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GroupKFold  # noqa: E402
 
-from training.architectures import LOGITS_LAYER, PROBABILITIES_LAYER, build_cam_cnn, built_widths  # noqa: E402
+from training.architectures import FEATURE_MAP_LAYER, LOGITS_LAYER, PROBABILITIES_LAYER, build_cam_cnn, built_widths  # noqa: E402
+from training.onnx_weights import network_from_onnx  # noqa: E402
 from training.tasks import IMAGE_TASKS  # noqa: E402
 from training.views import VIEWS, views_of  # noqa: E402
 
@@ -33,22 +35,51 @@ __all__ = ["LinearHead", "backbone_at", "fit_head", "with_logistic_head"]
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
-def backbone_at(kl_model_path, size: tuple[int, int], *, pooling: str = "average", scales: str = "last_stage") -> keras.Model:
+def backbone_at(
+    kl_model_path, size: tuple[int, int], *, pooling: str = "average", scales: str = "last_stage", half_size_too: bool = False
+) -> keras.Model:
     """The KL network rebuilt for ``size`` inputs, up to its pooled features.
 
+    ``kl_model_path`` is a Keras training output or a shipped ONNX model built on the KL
+    network (training/onnx_weights.py).
+
     ``pooling`` and ``scales`` (training/architectures.py) decide which activations are pooled
-    and how; the learnt weights are the same either way."""
-    trained = keras.models.load_model(kl_model_path, compile=False)
+    and how; the learnt weights are the same either way. With ``half_size_too`` the network
+    also reads the image at half size (see :func:`_full_and_half_size`)."""
+    if Path(kl_model_path).suffix == ".onnx":
+        trained = network_from_onnx(Path(kl_model_path), n_classes=len(IMAGE_TASKS["knee_kl"].labels))
+    else:
+        trained = keras.models.load_model(kl_model_path, compile=False)
     widths, head_width = built_widths(trained)
+    if half_size_too and scales != "last_stage":
+        raise ValueError("reading at two sizes needs the last stage's map alone (every stage's map has a fixed grid)")
     rebuilt = build_cam_cnn(
-        input_size=size, n_classes=len(IMAGE_TASKS["knee_kl"].labels), widths=widths, head_width=head_width,
-        pooling=pooling, scales=scales, name="kl_backbone",
+        input_size=(None, None) if half_size_too else size, n_classes=len(IMAGE_TASKS["knee_kl"].labels), widths=widths,
+        head_width=head_width, pooling=pooling, scales=scales, name="kl_backbone",
     )
     for layer in rebuilt.layers:
         # The KL grade head is not part of the backbone (and reads fewer features with "every_stage").
         if layer.weights and layer.name != LOGITS_LAYER:
             layer.set_weights(trained.get_layer(layer.name).get_weights())
+    if half_size_too:
+        return _full_and_half_size(keras.Model(rebuilt.inputs, rebuilt.get_layer(FEATURE_MAP_LAYER).output, name="kl_feature_map"), size)
     return keras.Model(rebuilt.inputs, rebuilt.get_layer("gap").output, name="kl_features")
+
+
+def _full_and_half_size(feature_map: keras.Model, size: tuple[int, int]) -> keras.Model:
+    """Pooled features of the image read as it is and at half size, side by side.
+
+    A fracture line a few pixels wide needs the full-size reading, while bones look about the
+    size the KL network learnt knee joints at in the half-size one; a head reading both beats
+    either alone. The half-size map is repeated onto the full-size grid (each cell as 2 x 2),
+    which keeps its average, so the stacked map's average is both pooled readings and class
+    activation maps stay exact."""
+    image = keras.Input(shape=(*size, 1), name="input")
+    half = keras.layers.AveragePooling2D(2, name="half_size")(image)
+    coarse = keras.layers.UpSampling2D(2, interpolation="nearest", name="half_size_on_grid")(feature_map(half))
+    stacked = keras.layers.Concatenate(name=FEATURE_MAP_LAYER)([coarse, feature_map(image)])
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(stacked)
+    return keras.Model(image, pooled, name="kl_features")
 
 
 class LinearHead:

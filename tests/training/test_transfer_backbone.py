@@ -1,4 +1,5 @@
-"""The fracture and osteoporosis heads read a KL network of whatever width it was trained at."""
+"""The fracture and osteoporosis heads read a KL network of whatever width it was trained at,
+from its Keras training output or from a shipped ONNX model, at one size or two."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="training extras not installed")
 
+import keras  # noqa: E402
 from training.architectures import build_cam_cnn  # noqa: E402
 from training.transfer_head import backbone_at  # noqa: E402
 
@@ -20,3 +22,76 @@ def test_the_backbone_is_rebuilt_at_the_trained_widths_with_the_trained_weights(
     features = backbone_at(tmp_path / "model.keras", (64, 64))
     assert features.output.shape[-1] == head_width
     assert np.array_equal(features.get_layer("stem_conv").get_weights()[0], trained.get_layer("stem_conv").get_weights()[0])
+
+
+def _trained_kl_like(tmp_path: Path) -> Path:
+    """A small KL-style network with batch-norm statistics far from the identity."""
+    keras.utils.set_random_seed(11)
+    network = build_cam_cnn(input_size=(32, 32), n_classes=5, widths=(4, 6, 8, 10), head_width=8, pooling="root_mean_square")
+    rng = np.random.default_rng(12)
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 0.3, beta.shape), rng.normal(0, 0.2, mean.shape), rng.uniform(0.3, 3, variance.shape)])
+    network.save(tmp_path / "kl.keras")
+    return tmp_path / "kl.keras"
+
+
+def test_a_kl_network_read_back_from_a_shipped_onnx_model_gives_the_same_features(tmp_path: Path) -> None:
+    """The transfer heads read KL 1.1.0 from the model it ships in: the exporter folded each
+    batch normalisation into its convolution, and the rebuilt network must undo nothing else."""
+    from conversion import export_keras
+    from conversion.keras_heads import build_export_graph
+
+    source = _trained_kl_like(tmp_path)
+    onnx_path = tmp_path / "shipped.onnx"
+    export_keras.convert(build_export_graph(keras.models.load_model(source)), onnx_path)
+    images = np.random.default_rng(13).uniform(0, 1, size=(3, 48, 48, 1)).astype(np.float32)
+    from_keras = backbone_at(source, (48, 48), pooling="root_mean_square").predict(images, verbose=0)
+    from_onnx = backbone_at(onnx_path, (48, 48), pooling="root_mean_square").predict(images, verbose=0)
+    np.testing.assert_allclose(from_onnx, from_keras, rtol=1e-4, atol=1e-5)
+
+
+def test_an_onnx_model_without_a_kl_network_is_refused(tmp_path: Path) -> None:
+    from conversion import export_keras
+    from conversion.keras_heads import build_export_graph
+
+    plain = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    export_keras.convert(build_export_graph(plain), tmp_path / "plain.onnx")
+    with pytest.raises(ValueError, match="no KL network"):
+        backbone_at(tmp_path / "plain.onnx", (32, 32))
+
+
+def test_reading_at_full_and_half_size_stacks_both_pooled_readings_with_exact_heatmaps(tmp_path: Path) -> None:
+    """The fracture backbone: its features are the half-size reading's then the full-size
+    reading's, and the exported map (half-size cells repeated 2 x 2) averages back to them
+    through views and ONNX, so the card's CAM weights give the logits."""
+    from sklearn.linear_model import LogisticRegression
+
+    from conversion import export_keras
+    from conversion.keras_heads import build_export_graph
+    from training.transfer_head import LinearHead, with_logistic_head
+
+    source = _trained_kl_like(tmp_path)
+    images = np.random.default_rng(14).uniform(0, 1, size=(4, 64, 64, 1)).astype(np.float32)
+    both = backbone_at(source, (64, 64), pooling="root_mean_square", half_size_too=True)
+    half = images.reshape(4, 32, 2, 32, 2, 1).mean(axis=(2, 4))
+    expected = np.concatenate(
+        [backbone_at(source, size, pooling="root_mean_square").predict(batch, verbose=0) for size, batch in (((32, 32), half), ((64, 64), images))], axis=1
+    )
+    features = both.predict(images, verbose=0)
+    np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-5)
+
+    regression = LogisticRegression().fit(features, [0, 1, 0, 1])
+    model = with_logistic_head(both, LinearHead(regression, features.mean(0), features.std(0) + 1e-6, 1.0), n_classes=2, name="two_sizes")
+    model.save(tmp_path / "two_sizes.keras")
+    graph = build_export_graph(export_keras.load_keras_source(tmp_path / "two_sizes.keras"), test_time_views=("mirror",))
+    assert graph.head.startswith("pooled features of the image read at full size and at half size")
+    probabilities, feature_map = graph.model.predict(images, verbose=0)
+    assert feature_map.shape[1:] == (8, 8, 16)  # 64 px over three halvings
+    logits = feature_map.mean(axis=(1, 2)) @ np.asarray(graph.heatmap["class_weights"]) + model.get_layer("logits").get_weights()[1]
+    np.testing.assert_allclose(probabilities, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), atol=1e-5)
+    onnx_path = tmp_path / "two_sizes.onnx"
+    proto = export_keras.convert(graph, onnx_path)
+    parity = export_keras.check_parity(graph, onnx_path, export_keras.output_names(proto, graph), images, 1e-4)
+    assert parity["max_abs_diff_feature_map"] <= 1e-4
