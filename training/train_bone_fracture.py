@@ -1,11 +1,15 @@
 """Train the bone fracture model: KL-network features of the whole radiograph + a linear head.
 
-    python -m training.train_bone_fracture            # needs runs/knee_kl_ft/model.keras (KL network version 1.1.0)
+    python -m training.train_bone_fracture   # reads KL network 1.1.0 from models/knee_osteoporosis/model.onnx
 
-Every radiograph is padded (never squashed) to 448 x 448 and contrast-equalised; the KL
-backbone, rebuilt at that size, turns it and three re-oriented views (mirror, upside down,
-quarter turn: films arrive in any orientation) into pooled features. A logistic head reads
-them (see training/transfer_head.py).
+Every radiograph is padded (never squashed) to 896 x 896 and contrast-equalised; the KL
+backbone, rebuilt at that size, reads it at full and at half size, and turns it and three
+re-oriented views (mirror, upside down, quarter turn: films arrive in any orientation) into
+pooled features. A logistic head reads them (see training/transfer_head.py).
+
+The KL network is the one the knee osteoporosis model reads (version 1.1.0, the second step
+of its training): its weights ship inside that model, so they are read back from there
+(training/onnx_weights.py) instead of from a run folder that a fresh checkout lacks.
 
 The figures are grouped 5-fold cross-validation: each radiograph is scored once, by a head
 that never saw it, on the mean of its four views' features (the exported graph averages the
@@ -139,7 +143,8 @@ def fold_decision_summary(names, labels: np.ndarray, cv: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
-    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "runs" / "knee_kl_ft" / "model.keras")
+    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "models" / "knee_osteoporosis" / "model.onnx",
+                        help="KL network: a Keras training output or a shipped ONNX model built on it")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "bone_fracture")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "cache")
     parser.add_argument("--seed", type=int, default=20261124)
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     samples = fracture_samples(args.data_root)
     labels = np.array([s.label for s in samples])
     scales = args.scales or task.feature_scales
-    backbone = backbone_at(args.kl_model, task.preprocessing.size, pooling=task.feature_pooling, scales=scales)
+    backbone = backbone_at(args.kl_model, task.preprocessing.size, pooling=task.feature_pooling, scales=scales, half_size_too=task.feature_half_size)
     features, parity = all_features(samples, backbone, task.preprocessing, args.cache)
     files = [s.relative for s in samples]
 

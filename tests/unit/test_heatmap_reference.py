@@ -146,15 +146,17 @@ def test_a_reference_is_taken_as_it_is_when_the_model_does_not_state_its_grid(tm
         ModelSession._check_cam(SimpleNamespace(card=loaded), {"feature_map": SimpleNamespace(shape=["N", 8, 8, 4])})
 
 
-@pytest.mark.parametrize(("model_id", "grid"), [("bone_fracture", (28, 28)), ("knee_osteoporosis", (14, 14))])
-def test_shipped_cards_carry_a_reference_that_holds_the_edge_response(model_id: str, grid: tuple[int, int]) -> None:
+# The fracture network, reading films at 896 px and at half size, lights the edge far less than
+# at 448 px alone (edge minus middle of its reference: 2.5, against 8.3 for version 1.2.1).
+@pytest.mark.parametrize(("model_id", "grid", "margin"), [("bone_fracture", (56, 56), 2), ("knee_osteoporosis", (14, 14), 5)])
+def test_shipped_cards_carry_a_reference_that_holds_the_edge_response(model_id: str, grid: tuple[int, int], margin: float) -> None:
     card = load_card(REPO_ROOT / "models" / model_id / "model.json")
     maps = np.asarray(card.heatmap.reference_maps)
     assert maps.shape == (2, *grid)
     # What the reference is there to remove: a film's edge cells argue for the finding on
     # every film, far more than its middle does.
     edge = heatmap_reference.edge_cells(np.ones(grid, dtype=bool))
-    assert maps[1][edge].mean() > maps[1][~edge].mean() + 5
+    assert maps[1][edge].mean() > maps[1][~edge].mean() + margin
 
 
 def test_the_app_subtracts_the_reference_of_the_class_it_explains(tmp_path: Path) -> None:
