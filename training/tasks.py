@@ -153,8 +153,8 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         group_of=str,
         sample_source=fracture_samples,
         custom_trainer="training.train_bone_fracture",
-        # Whole radiographs of any shape: padding keeps bone proportions, and 896 px is about the
-        # size of the films themselves (most are 1024 px tall), so thin cortical breaks stay.
+        # Whole radiographs of any shape: padding keeps bone proportions, and 896 px is close to
+        # the size of the original project's films (about 1024 px tall), so thin breaks stay.
         preprocessing=Preprocessing(size=(896, 896), resize="pad", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
         # Films arrive in any orientation and the head learnt all four: averaging them steadies
         # the answer (grouped CV ROC AUC 0.859 on the original view alone, 0.870 averaged).
