@@ -6,10 +6,11 @@
 Run it after every export of the model (an export writes a new card without the block).
 
 Why: these networks respond to the edge of what they read, finding or not (zero padding
-inside their convolutions meets the film's or the crop's border): the fracture network lights a
-frame one cell inside the film's edge on many films (it dominates their mean map), and the
-hottest cell of every knee osteoporosis joint map lay on the crop's edge. That response is the same from film to film, so
-it is measured once: the mean contribution of each feature-map cell to each class's logit over
+inside their convolutions meets the film's or the crop's border): the hottest cell of every
+knee osteoporosis joint map lay on the crop's edge, and the fracture network read at 448 px
+alone (version 1.2.1) lit a frame one cell inside the film's edge on many films (read at two
+sizes, version 1.3.0, it does so far less; the check below measures it). That response is the
+same from film to film, so it is measured once: the mean contribution of each feature-map cell to each class's logit over
 reference films (the negative-class films the head was fitted on, read as the app reads them:
 every quarter turn for a model that answers every turn, every located joint for a knee model;
 cells outside a film's content are left out of its average). The app subtracts it before
