@@ -11,8 +11,12 @@ import pytest
 pytest.importorskip("tensorflow", reason="training extras not installed")
 
 import keras  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from conversion import export_keras  # noqa: E402
+from conversion.keras_heads import build_export_graph  # noqa: E402
 from training.architectures import build_cam_cnn  # noqa: E402
-from training.transfer_head import backbone_at  # noqa: E402
+from training.transfer_head import LinearHead, backbone_at, with_logistic_head  # noqa: E402
 
 
 @pytest.mark.parametrize("widths, head_width", [((4, 4, 8, 8, 8), 8), ((6, 8, 12, 16, 20), 24)])
@@ -40,9 +44,6 @@ def _trained_kl_like(tmp_path: Path) -> Path:
 def test_a_kl_network_read_back_from_a_shipped_onnx_model_gives_the_same_features(tmp_path: Path) -> None:
     """The transfer heads read KL 1.1.0 from the model it ships in: the exporter folded each
     batch normalisation into its convolution, and the rebuilt network must undo nothing else."""
-    from conversion import export_keras
-    from conversion.keras_heads import build_export_graph
-
     source = _trained_kl_like(tmp_path)
     onnx_path = tmp_path / "shipped.onnx"
     export_keras.convert(build_export_graph(keras.models.load_model(source)), onnx_path)
@@ -53,9 +54,6 @@ def test_a_kl_network_read_back_from_a_shipped_onnx_model_gives_the_same_feature
 
 
 def test_an_onnx_model_without_a_kl_network_is_refused(tmp_path: Path) -> None:
-    from conversion import export_keras
-    from conversion.keras_heads import build_export_graph
-
     plain = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
     export_keras.convert(build_export_graph(plain), tmp_path / "plain.onnx")
     with pytest.raises(ValueError, match="no KL network"):
@@ -66,12 +64,6 @@ def test_reading_at_full_and_half_size_stacks_both_pooled_readings_with_exact_he
     """The fracture backbone: its features are the half-size reading's then the full-size
     reading's, and the exported map (half-size cells repeated 2 x 2) averages back to them
     through views and ONNX, so the card's CAM weights give the logits."""
-    from sklearn.linear_model import LogisticRegression
-
-    from conversion import export_keras
-    from conversion.keras_heads import build_export_graph
-    from training.transfer_head import LinearHead, with_logistic_head
-
     source = _trained_kl_like(tmp_path)
     images = np.random.default_rng(14).uniform(0, 1, size=(4, 64, 64, 1)).astype(np.float32)
     both = backbone_at(source, (64, 64), pooling="root_mean_square", half_size_too=True)
