@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 _SUM_TOLERANCE = 1e-3
 # Aspect ratios further apart than this get visibly distorted by a "squash" resize.
 _STRETCH_WARNING_RATIO = 2.0
+# Beyond twice its own size an image holds under half the detail per input pixel that the
+# model reads, which matters most for thin lines such as a fracture.
+_ENLARGEMENT_WARNING = 2.0
 
 
 class PredictionError(RuntimeError):
@@ -124,10 +127,11 @@ def _input_warnings(image: np.ndarray, model: LoadedModel) -> list[str]:
     assert spec is not None
     warnings = []
     rows, cols = image.shape
-    input_side = min(spec.size)
-    if min(rows, cols) < input_side / 2:
+    enlargement = _enlargement(rows, cols, spec.size, spec.resize)
+    if enlargement > _ENLARGEMENT_WARNING:
         warnings.append(
-            f"image is much smaller than the model input ({min(rows, cols)} px); detail may be lost"
+            f"image is much smaller than the model input ({cols} x {rows} px, enlarged {enlargement:.1f}x);"
+            " fine detail may be missing"
         )
     if spec.resize == "squash":
         ratio = max(rows / cols, cols / rows) / max(spec.size[0] / spec.size[1], spec.size[1] / spec.size[0])
@@ -136,6 +140,15 @@ def _input_warnings(image: np.ndarray, model: LoadedModel) -> list[str]:
                 f"image aspect ratio is stretched {ratio:.1f}x to fit the model input; results may be less reliable"
             )
     return warnings
+
+
+def _enlargement(rows: int, cols: int, size: tuple[int, int], resize: str) -> float:
+    """How much the image is magnified on its way into the model.
+
+    Padding scales both sides by one factor, set by the side that fits first, so a long,
+    narrow strip is not enlarged by its short side; squashing scales each side alone."""
+    across, down = size[1] / cols, size[0] / rows
+    return min(across, down) if resize == "pad" else max(across, down)
 
 
 def _pooled(features: np.ndarray) -> np.ndarray:

@@ -92,9 +92,25 @@ def test_small_image_warning(tmp_path: Path) -> None:
     model = _model(tmp_path, "chest")
     assert predict_image(model, blob_image(64)).warnings == ()
     (warning,) = predict_image(model, np.zeros((12, 14), np.float32)).warnings
-    assert warning == "image is much smaller than the model input (12 px); detail may be lost"
+    assert warning == "image is much smaller than the model input (14 x 12 px, enlarged 2.7x); fine detail may be missing"
     stretched = predict_image(model, np.zeros((40, 200), np.float32)).warnings
     assert any("stretched" in w for w in stretched)
+
+
+def test_padded_model_judges_a_strip_by_the_enlargement_it_gets(tmp_path: Path) -> None:
+    """A 40 x 10 strip squashed into 32 x 32 is stretched 3.2x across its short side; padded,
+    its long side sets one factor for both (0.8x), so nothing is enlarged."""
+    strip = np.zeros((10, 40), np.float32)
+    (squashed,) = [w for w in predict_image(_model(tmp_path, "squashed"), strip).warnings if "smaller" in w]
+    assert "enlarged 3.2x" in squashed
+    folder = make_tiny_model_dir(tmp_path, model_id="padded")
+    card = json.loads((folder / "model.json").read_text())
+    card["preprocessing"]["resize"] = "pad"
+    (folder / "model.json").write_text(json.dumps(card))
+    padded = ModelRegistry.discover(tmp_path).get("padded")
+    assert predict_image(padded, strip).warnings == ()
+    (small,) = predict_image(padded, np.zeros((10, 12), np.float32)).warnings
+    assert "enlarged 2.7x" in small
 
 
 def test_refuses_non_finite_output_and_non_image_models(tmp_path: Path) -> None:
