@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from desktop.core import metrics
 from desktop.inference.preprocess import model_image
@@ -140,6 +141,21 @@ def fold_decision_summary(names, labels: np.ndarray, cv: dict) -> dict:
     }
 
 
+def size_alone_auc(samples, labels: np.ndarray) -> dict:
+    """ROC AUC of "the smaller the radiograph, the likelier fractured", overall and per source.
+
+    In ``multiregion`` the fractured films are mostly small web figures and the intact ones
+    full-size films, so a model can learn size instead of fracture; this says how far size
+    alone gets, next to the model's own per-source figures."""
+    longer_side = np.array([max(Image.open(s.path).size) for s in samples])
+    sources = np.array([source_of(s) for s in samples])
+    result = {"overall": round(metrics.roc_auc(labels == 1, -longer_side), 3)}
+    for source in sorted(set(sources)):
+        rows = sources == source
+        result[str(source)] = round(metrics.roc_auc(labels[rows] == 1, -longer_side[rows]), 3)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
@@ -200,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "test": fold_decision_summary(task.labels, labels, chosen),
         "cross_validation": {name: {**run["report"], "folds": run["cv"]["folds"]} for name, run in runs.items()},
+        "image_size_alone_roc_auc": size_alone_auc(samples, labels),
     }
     (args.out / "training_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     np.savez_compressed(args.out / "parity_images.npz", images=parity.astype(np.float32))
