@@ -147,7 +147,11 @@ def size_alone_auc(samples, labels: np.ndarray) -> dict:
     In ``multiregion`` the fractured films are mostly small web figures and the intact ones
     full-size films, so a model can learn size instead of fracture; this says how far size
     alone gets, next to the model's own per-source figures."""
-    longer_side = np.array([max(Image.open(s.path).size) for s in samples])
+    def longer_side_of(sample) -> int:
+        with Image.open(sample.path) as image:  # reads the header only
+            return max(image.size)
+
+    longer_side = np.array([longer_side_of(s) for s in samples])
     sources = np.array([source_of(s) for s in samples])
     result = {"overall": round(metrics.roc_auc(labels == 1, -longer_side), 3)}
     for source in sorted(set(sources)):
