@@ -122,12 +122,15 @@ def _heatmap(
     return image_map, card.labels[explained]
 
 
-def _input_warnings(image: np.ndarray, model: LoadedModel) -> list[str]:
+def _input_warnings(image: np.ndarray, model: LoadedModel, content_box: tuple[int, int, int, int]) -> list[str]:
     spec = model.card.preprocessing
     assert spec is not None
     warnings = []
     rows, cols = image.shape
-    enlargement = _enlargement(rows, cols, spec.size, spec.resize)
+    # What preprocessing did, not a second derivation of it: the image fills ``content_box``
+    # (one factor for both sides when padded, each side its own when squashed).
+    _top, _left, box_rows, box_cols = content_box
+    enlargement = max(box_rows / rows, box_cols / cols)
     if enlargement > _ENLARGEMENT_WARNING:
         warnings.append(
             f"image is much smaller than the model input ({cols} x {rows} px, enlarged {enlargement:.1f}x);"
@@ -140,15 +143,6 @@ def _input_warnings(image: np.ndarray, model: LoadedModel) -> list[str]:
                 f"image aspect ratio is stretched {ratio:.1f}x to fit the model input; results may be less reliable"
             )
     return warnings
-
-
-def _enlargement(rows: int, cols: int, size: tuple[int, int], resize: str) -> float:
-    """How much the image is magnified on its way into the model.
-
-    Padding scales both sides by one factor, set by the side that fits first, so a long,
-    narrow strip is not enlarged by its short side; squashing scales each side alone."""
-    across, down = size[1] / cols, size[0] / rows
-    return min(across, down) if resize == "pad" else max(across, down)
 
 
 def _pooled(features: np.ndarray) -> np.ndarray:
@@ -197,7 +191,7 @@ def predict_image(model: LoadedModel, image: np.ndarray, *, with_heatmap: bool =
     probs = _probabilities(outputs[card.probabilities_output], model)
     label = _decide(probs, model)
     positive = _binary_positive(model)
-    warnings = _input_warnings(image, model)
+    warnings = _input_warnings(image, model, prepared.content_box)
     if card.familiarity is not None and card.familiarity.is_unfamiliar(_pooled(outputs[card.feature_map_output][0])):
         warnings.append(UNFAMILIAR_WARNING)
 
