@@ -25,7 +25,7 @@ __all__ = ["network_from_onnx"]
 
 # tf2onnx names a folded kernel ".../<layer>_conv_1/convolution/merged_input" and the folded
 # batch-norm shift ".../<layer>_bn_1/batchnorm/sub".
-_KERNEL = re.compile(r"/(stem|stage\d+[ab])_conv(?:_\d+)?/convolution/merged_input")
+_KERNEL = re.compile(r"/(stem|stage\d+[ab])_conv(?:_\d+)?/convolution/(?:merged_input|ReadVariableOp)")
 _SHIFT = re.compile(r"/(stem|stage\d+[ab])_bn(?:_\d+)?/batchnorm/sub")
 
 

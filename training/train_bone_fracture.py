@@ -1,14 +1,14 @@
 """Train the bone fracture model: KL-network features of the whole radiograph + a linear head.
 
-    python -m training.train_bone_fracture   # reads KL network 1.1.0 from models/knee_osteoporosis/model.onnx
+    python -m training.train_bone_fracture   # reads KL network 1.1.0 from models/bone_fracture/model.onnx
 
 Every radiograph is padded (never squashed) to 896 x 896 and contrast-equalised; the KL
 backbone, rebuilt at that size, reads it at full and at half size, and turns it and three
 re-oriented views (mirror, upside down, quarter turn: films arrive in any orientation) into
 pooled features. A logistic head reads them (see training/transfer_head.py).
 
-The KL network is the one the knee osteoporosis model reads (version 1.1.0, the second step
-of its training): its weights ship inside that model, so they are read back from there
+The KL network is version 1.1.0 (the second step of its training): its weights ship inside
+the fracture model itself, so a retrain reads them back from there
 (training/onnx_weights.py) instead of from a run folder that a fresh checkout lacks.
 
 The figures are grouped 5-fold cross-validation: each radiograph is scored once, by a head
@@ -163,7 +163,7 @@ def size_alone_auc(samples, labels: np.ndarray) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
-    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "models" / "knee_osteoporosis" / "model.onnx",
+    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "models" / "bone_fracture" / "model.onnx",
                         help="KL network: a Keras training output or a shipped ONNX model built on it")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "bone_fracture")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "cache")

@@ -63,7 +63,9 @@ def test_an_onnx_model_without_a_kl_network_is_refused(tmp_path: Path) -> None:
 def test_reading_at_full_and_half_size_stacks_both_pooled_readings_with_exact_heatmaps(tmp_path: Path) -> None:
     """The fracture backbone: its features are the half-size reading's then the full-size
     reading's, and the exported map (half-size cells repeated 2 x 2) averages back to them
-    through views and ONNX, so the card's CAM weights give the logits."""
+    through views and ONNX, so the card's CAM weights give the logits. The KL network reads
+    back from that ONNX file too (its shared weights are named differently): a fracture
+    retrain takes KL 1.1.0 from the shipped fracture model."""
     source = _trained_kl_like(tmp_path)
     images = np.random.default_rng(14).uniform(0, 1, size=(4, 64, 64, 1)).astype(np.float32)
     both = backbone_at(source, (64, 64), pooling="root_mean_square", half_size_too=True)
@@ -87,3 +89,27 @@ def test_reading_at_full_and_half_size_stacks_both_pooled_readings_with_exact_he
     proto = export_keras.convert(graph, onnx_path)
     parity = export_keras.check_parity(graph, onnx_path, export_keras.output_names(proto, graph), images, 1e-4)
     assert parity["max_abs_diff_feature_map"] <= 1e-4
+    read_back = backbone_at(onnx_path, (64, 64), pooling="root_mean_square", half_size_too=True).predict(images, verbose=0)
+    np.testing.assert_allclose(read_back, features, rtol=1e-4, atol=1e-5)
+
+
+def test_a_fracture_retrain_reads_the_very_network_the_shipped_fracture_model_runs() -> None:
+    """KL 1.1.0 ships inside the fracture model only: rebuilt from it, the network must give
+    the shipped model's own pooled features (the mean of its exported map) on its sample."""
+    import onnxruntime as ort
+
+    from desktop.core.imaging import load_image
+    from desktop.core.model_card import load_card
+    from desktop.inference.preprocess import prepare
+    from desktop.paths import models_dir, samples_dir
+    from training.views import VIEWS, views_of
+
+    folder = models_dir() / "bone_fracture"
+    card = load_card(folder / "model.json")
+    tensor = prepare(load_image(samples_dir() / card.raw["sample_image"]).pixels, card.preprocessing).tensor
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    shipped = session.run([card.feature_map_output], {card.input_name: tensor})[0].mean(axis=(1, 2))
+    size = card.preprocessing.size
+    rebuilt = backbone_at(folder / "model.onnx", size, pooling="root_mean_square", half_size_too=True)
+    views = np.concatenate(views_of(tensor, VIEWS[: 1 + len(card.raw['test_time_views'])]))
+    np.testing.assert_allclose(rebuilt.predict(views, verbose=0).mean(axis=0, keepdims=True), shipped, rtol=1e-3, atol=1e-4)
