@@ -20,8 +20,9 @@ import numpy as np
 from keras import layers
 
 from desktop.core.model_card import Preprocessing
-# Importing the module registers RootMeanSquareMap, so saved models that use it load.
+# Importing these modules registers RootMeanSquareMap and TextureMaps, so saved models that use them load.
 from training.architectures import RootMeanSquareMap, producer
+from training.texture_maps import TextureMaps
 from training.views import check_views, undo_view, views_of
 
 __all__ = ["ExportGraph", "build_export_graph"]
@@ -71,18 +72,24 @@ _MAP_NOTES = {
     "full_and_half_size": "feature map = the map of the image read at full size stacked with the map of the image read"
     " at half size, each half-size cell repeated over the 2 x 2 full-size cells it covers; its average is both"
     " readings' pooled features, so the class activation map is exact for the logits",
+    "texture": "feature map = bone texture measures written as per-pixel maps (band-pass energy, local binary"
+    " patterns, grey-level co-occurrence), each averaged over 16 x 16 pixel cells; its average is the measures"
+    " themselves, so the class activation map is exact for the logits",
 }
 _HEADS = {
     ("root_mean_square",): "root-mean-square pooling (the average of a rescaled feature map) + dense: exact class activation maps",
     ("every_stage",): "global average pooling of every stage's output + dense: exact class activation maps",
     ("every_stage", "root_mean_square"): "root-mean-square pooling of every stage's output + dense: exact class activation maps",
     ("full_and_half_size",): "pooled features of the image read at full size and at half size + dense: exact class activation maps",
+    ("texture",): "bone texture measures (averages of texture maps) + dense: exact class activation maps",
 }
 
 
 def _feature_map_kind(features) -> tuple[str, ...]:
     """Which of the training/architectures.py feature maps feeds the pooling, innermost first."""
     kind, layer = [], producer(features) if features is not None else None
+    if isinstance(layer, TextureMaps):
+        return ("texture",)
     if isinstance(layer, layers.Concatenate) and any(isinstance(producer(t), layers.UpSampling2D) for t in layer.input):
         return ("full_and_half_size",)
     if isinstance(layer, RootMeanSquareMap):

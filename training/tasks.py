@@ -207,10 +207,8 @@ IMAGE_TASKS: dict[str, ImageTask] = {
         positive_label="osteoporosis",
         group_of=str,
         custom_trainer="training.train_knee_osteoporosis",
-        # Bone density shows as trabecular texture, which early stages see best (grouped CV ROC
-        # AUC 0.772 on the last stage alone, see the card for the figure now).
-        feature_scales="every_stage",
-        # It reads located joints through the KL backbone, so it takes exactly the KL input.
+        # It reads located joints cut and contrast-equalised exactly as the KL model's input;
+        # its features are bone texture measures (training/texture_maps.py).
         preprocessing=Preprocessing(size=(224, 224), resize="squash", clahe_clip_limit=2.0, clahe_tile_grid=(8, 8)),
     ),
 }

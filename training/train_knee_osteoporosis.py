@@ -1,14 +1,17 @@
-"""Train the knee osteoporosis image model on top of the knee KL model's features.
+"""Train the knee osteoporosis image model: bone texture of each located joint + a linear head.
 
-    python -m training.train_knee_osteoporosis            # needs runs/knee_kl_ft/model.keras (KL network version 1.1.0)
-    python -m training.train_knee_osteoporosis --compare  # also cross-validate the other label scheme
+    python -m training.train_knee_osteoporosis --compare   # + the other label scheme and the KL-feature head
 
-About 340 distinct films are too few to train a CNN from scratch, so the model reuses what
-the KL network learnt about knee joints: every film is cut into its joints by the app's own
-locator, each joint goes through the KL preprocessing and backbone (up to global average
-pooling), and an L2-regularised logistic regression reads those 256 features. The result is
-written as one Keras model (KL backbone + a new dense head), so the exporter, the app's heat
-maps and the parity check treat it like any other model trained here.
+About 340 distinct films are too few to train a CNN from scratch. Every film is cut into its
+joints by the app's own locator, each joint goes through the KL preprocessing (224 px crop,
+CLAHE), and an L2-regularised logistic regression reads classical bone texture measures of
+the crop (training/texture_maps.py: band-pass energy, local binary patterns, grey-level
+co-occurrence). The result is written as one Keras model (texture layer + dense head), so the
+exporter, the app's heat maps and the parity check treat it like any other model trained here.
+
+``--compare`` also cross-validates the three-class label scheme, and the same head on the
+knee KL network's features (``--kl-model``: version 1.1.0 ships inside the fracture model),
+which is what the model read before texture replaced it.
 
 Figures come from grouped 5-fold cross-validation at film level (a film's probability is the
 mean over its joints, as the app reports it), with 95% bootstrap intervals over film groups.
@@ -38,6 +41,7 @@ from training.datasets import decode_grayscale, display_path  # noqa: E402
 from training.evaluation import best_balanced_threshold, summarise  # noqa: E402
 from training.knee_osteoporosis_data import list_films  # noqa: E402
 from training.tasks import IMAGE_TASKS  # noqa: E402
+from training.texture_maps import texture_features_model  # noqa: E402
 from training.transfer_head import LinearHead, backbone_at, fit_head, with_logistic_head  # noqa: E402
 
 log = logging.getLogger("training.knee_osteoporosis")
@@ -45,25 +49,28 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMES = {"binary": ("normal", "osteoporosis"), "three_class": ("normal", "osteopenia", "osteoporosis")}
 
 
-def joint_features(films, locator, features_of, kl_spec) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
-    """Per film: (joints, 256) features of the joints and of their mirror images."""
-    per_film, mirrored, crops_for_parity, no_joint = [], [], [], []
+def joint_crops(films, locator, kl_spec) -> tuple[list[np.ndarray], dict]:
+    """Per film: its joints as (joints, 224, 224, 1) model inputs, as the app cuts them."""
+    per_film, no_joint = [], []
     for index, film in enumerate(films):
         pixels = decode_grayscale(film.path)
         joints = locate_knee_joints(locator, pixels)
         if not joints:
             no_joint.append(film.relative)
-            per_film.append(np.zeros((0, 1)))
-            mirrored.append(np.zeros((0, 1)))
-            continue
-        views = np.stack([model_image(crop_joint(pixels, j), kl_spec)[0] for j in joints])[..., None]
-        per_film.append(features_of(views))
-        mirrored.append(features_of(views[:, :, ::-1, :]))  # left and right knees are mirror images
-        if len(crops_for_parity) < 24:
-            crops_for_parity.extend(views)
+        crops = [model_image(crop_joint(pixels, j), kl_spec)[0] for j in joints]
+        per_film.append(np.stack(crops)[..., None] if crops else np.zeros((0, *kl_spec.size, 1), np.float32))
         if index % 50 == 0:
-            log.info("features %d/%d", index, len(films))
-    return per_film, mirrored, {"no_joint_found": no_joint, "parity_views": np.stack(crops_for_parity)}
+            log.info("joints %d/%d", index, len(films))
+    parity = np.concatenate(per_film)[:24]
+    return per_film, {"no_joint_found": no_joint, "parity_views": parity}
+
+
+def joint_features(per_film_crops, features_of) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per film: features of its joints and of their mirror images."""
+    per_film = [features_of(crops) if len(crops) else np.zeros((0, 1)) for crops in per_film_crops]
+    # Left and right knees are mirror images.
+    mirrored = [features_of(crops[:, :, ::-1, :]) if len(crops) else np.zeros((0, 1)) for crops in per_film_crops]
+    return per_film, mirrored
 
 
 def _rows(indices, per_film, mirrored, labels, *, with_mirror: bool):
@@ -123,9 +130,10 @@ def _subset(cv: dict, rows: np.ndarray) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
-    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "runs" / "knee_kl_ft" / "model.keras")
+    parser.add_argument("--kl-model", type=Path, default=REPO_ROOT / "models" / "bone_fracture" / "model.onnx",
+                        help="KL network for the --compare head: a Keras training output or a shipped ONNX model built on it")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "knee_osteoporosis")
-    parser.add_argument("--compare", action="store_true", help="cross-validate both label schemes")
+    parser.add_argument("--compare", action="store_true", help="also cross-validate the other label scheme and the KL-feature head")
     parser.add_argument("--seed", type=int, default=20261124)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
@@ -135,12 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     locator = ModelRegistry.discover(REPO_ROOT / "models").helper("joint_locator")
     if locator is None:
         raise SystemExit("error: models/knee_joint_locator is needed to cut films into joints")
-    kl_backbone = backbone_at(args.kl_model, IMAGE_TASKS["knee_kl"].preprocessing.size, pooling=task.feature_pooling, scales=task.feature_scales)
-    kl_spec = IMAGE_TASKS["knee_kl"].preprocessing
-    per_film, mirrored, extra = joint_features(
-        films, locator, lambda views: kl_backbone.predict(views, batch_size=32, verbose=0), kl_spec
-    )
+    crops, extra = joint_crops(films, locator, task.preprocessing)
     log.info("no joint found on %d films", len(extra["no_joint_found"]))
+    texture = texture_features_model(task.preprocessing.size)
+    per_film, mirrored = joint_features(crops, lambda views: texture.predict(views, batch_size=16, verbose=0))
 
     schemes = SCHEMES if args.compare else {task.id: task.labels}
     comparison = {}
@@ -151,6 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         log.info("scheme %s: %s", name, json.dumps(comparison[name]))
         if tuple(scheme) == task.labels:
             chosen_cv, chosen_labels = cv, labels
+    feature_comparison = {}
+    if args.compare:
+        # The head on the KL network's every-stage features, on the same films and folds.
+        kl_backbone = backbone_at(args.kl_model, task.preprocessing.size, scales="every_stage")
+        kl_film, kl_mirrored = joint_features(crops, lambda views: kl_backbone.predict(views, batch_size=32, verbose=0))
+        kl_cv = cross_validate(kl_film, kl_mirrored, chosen_labels, n_classes=len(task.labels), seed=args.seed)
+        feature_comparison = {
+            "texture": comparison["binary"]["normal_vs_osteoporosis"]["roc_auc"],
+            f"kl_network_every_stage ({display_path(args.kl_model)})": normal_vs_osteoporosis(kl_cv, task.labels, None)["roc_auc"],
+        }
+        log.info("features: %s", json.dumps(feature_comparison))
 
     # Calibration and the threshold come from out-of-fold predictions: never from the films
     # the figures are reported on as if they were unseen.
@@ -159,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     threshold = best_balanced_threshold(calibrated[:, 1], chosen_cv["labels"]) if task.task == "binary" else None
     x, y, g = _rows(chosen_cv["films"], per_film, mirrored, chosen_labels, with_mirror=True)
     head = fit_head(x, y, g, seed=args.seed)
-    classifier = with_logistic_head(kl_backbone, head, n_classes=len(task.labels), name=task.id)
+    classifier = with_logistic_head(texture, head, n_classes=len(task.labels), name=task.id)
 
     args.out.mkdir(parents=True, exist_ok=True)
     classifier.save(args.out / "model.keras")
@@ -169,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "labels": list(task.labels),
         "seed": args.seed,
         # The backbone is named: the KL network is trained in steps, and any of them can be read.
-        "command": f"python -m training.train_knee_osteoporosis --compare --kl-model {display_path(args.kl_model)}",
+        "command": "python -m training.train_knee_osteoporosis" + (f" --compare --kl-model {display_path(args.kl_model)}" if args.compare else ""),
         "duration_s": round(time.time() - started, 1),
         "data": data_summary,
         "no_joint_found": extra["no_joint_found"],
@@ -186,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             "cv_after": round(metrics.expected_calibration_error(calibrated, chosen_cv["labels"]), 4),
         },
         "label_schemes": comparison,
+        "feature_comparison_roc_auc": feature_comparison,
         "test": summary,
         "cross_validation": {
             "normal_vs_osteoporosis": normal_vs_osteoporosis(chosen_cv, task.labels, threshold),
