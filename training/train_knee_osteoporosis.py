@@ -49,7 +49,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMES = {"binary": ("normal", "osteoporosis"), "three_class": ("normal", "osteopenia", "osteoporosis")}
 
 
-def joint_crops(films, locator, kl_spec) -> tuple[list[np.ndarray], dict]:
+def joint_crops(films, locator, spec) -> tuple[list[np.ndarray], dict]:
     """Per film: its joints as (joints, 224, 224, 1) model inputs, as the app cuts them."""
     per_film, no_joint = [], []
     for index, film in enumerate(films):
@@ -57,8 +57,8 @@ def joint_crops(films, locator, kl_spec) -> tuple[list[np.ndarray], dict]:
         joints = locate_knee_joints(locator, pixels)
         if not joints:
             no_joint.append(film.relative)
-        crops = [model_image(crop_joint(pixels, j), kl_spec)[0] for j in joints]
-        per_film.append(np.stack(crops)[..., None] if crops else np.zeros((0, *kl_spec.size, 1), np.float32))
+        crops = [model_image(crop_joint(pixels, j), spec)[0] for j in joints]
+        per_film.append(np.stack(crops)[..., None] if crops else np.zeros((0, *spec.size, 1), np.float32))
         if index % 50 == 0:
             log.info("joints %d/%d", index, len(films))
     parity = np.concatenate(per_film)[:24]
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "task": task.id,
         "labels": list(task.labels),
         "seed": args.seed,
-        # The backbone is named: the KL network is trained in steps, and any of them can be read.
+        # The KL network the comparison read is named: it is trained in steps, and any of them can be read.
         "command": "python -m training.train_knee_osteoporosis" + (f" --compare --kl-model {display_path(args.kl_model)}" if args.compare else ""),
         "duration_s": round(time.time() - started, 1),
         "data": data_summary,
