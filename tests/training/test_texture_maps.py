@@ -15,6 +15,7 @@ from scipy import ndimage  # noqa: E402
 from conversion import export_keras  # noqa: E402
 from conversion.keras_heads import build_export_graph  # noqa: E402
 from training.architectures import LOGITS_LAYER, PROBABILITIES_LAYER  # noqa: E402
+from tests.fixtures.exact_cam import check_exact_cam_export  # noqa: E402
 from training.texture_maps import TEXTURE_FEATURE_NAMES, texture_features_model  # noqa: E402
 
 SIZE = 64
@@ -89,13 +90,6 @@ def test_a_texture_head_keeps_exact_heatmaps_through_save_and_onnx(tmp_path: Pat
 
     graph = build_export_graph(loaded)
     assert graph.head.startswith("bone texture measures")
-    probabilities, feature_map = graph.model.predict(images, verbose=0)
+    feature_map, parity = check_exact_cam_export(graph, images, *loaded.get_layer(LOGITS_LAYER).get_weights(), tmp_path / "texture.onnx")
     assert feature_map.shape[1:3] == (SIZE // 16, SIZE // 16)
-    kernel, bias = loaded.get_layer(LOGITS_LAYER).get_weights()
-    cam_logits = feature_map.mean(axis=(1, 2)) @ kernel + bias
-    np.testing.assert_allclose(probabilities, np.exp(cam_logits) / np.exp(cam_logits).sum(axis=1, keepdims=True), atol=1e-5)
-
-    onnx_path = tmp_path / "texture.onnx"
-    proto = export_keras.convert(graph, onnx_path)
-    parity = export_keras.check_parity(graph, onnx_path, export_keras.output_names(proto, graph), images, 1e-4)
     assert parity["max_abs_diff_probabilities"] <= 1e-4

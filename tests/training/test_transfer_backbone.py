@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from conversion import export_keras  # noqa: E402
 from conversion.keras_heads import build_export_graph  # noqa: E402
+from tests.fixtures.exact_cam import check_exact_cam_export  # noqa: E402
 from training.architectures import build_cam_cnn  # noqa: E402
 from training.transfer_head import LinearHead, backbone_at, with_logistic_head  # noqa: E402
 
@@ -81,13 +82,11 @@ def test_reading_at_full_and_half_size_stacks_both_pooled_readings_with_exact_he
     model.save(tmp_path / "two_sizes.keras")
     graph = build_export_graph(export_keras.load_keras_source(tmp_path / "two_sizes.keras"), test_time_views=("mirror",))
     assert graph.head.startswith("pooled features of the image read at full size and at half size")
-    probabilities, feature_map = graph.model.predict(images, verbose=0)
-    assert feature_map.shape[1:] == (8, 8, 16)  # 64 px over three halvings
-    logits = feature_map.mean(axis=(1, 2)) @ np.asarray(graph.heatmap["class_weights"]) + model.get_layer("logits").get_weights()[1]
-    np.testing.assert_allclose(probabilities, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), atol=1e-5)
     onnx_path = tmp_path / "two_sizes.onnx"
-    proto = export_keras.convert(graph, onnx_path)
-    parity = export_keras.check_parity(graph, onnx_path, export_keras.output_names(proto, graph), images, 1e-4)
+    feature_map, parity = check_exact_cam_export(
+        graph, images, np.asarray(graph.heatmap["class_weights"]), model.get_layer("logits").get_weights()[1], onnx_path
+    )
+    assert feature_map.shape[1:] == (8, 8, 16)  # 64 px over three halvings
     assert parity["max_abs_diff_feature_map"] <= 1e-4
     read_back = backbone_at(onnx_path, (64, 64), pooling="root_mean_square", half_size_too=True).predict(images, verbose=0)
     np.testing.assert_allclose(read_back, features, rtol=1e-4, atol=1e-5)
