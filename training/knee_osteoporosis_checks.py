@@ -1,0 +1,122 @@
+"""Two checks of the shipped knee osteoporosis model that its card reports.
+
+    python -m training.knee_osteoporosis_checks   # prints JSON
+
+- **Fine detail.** Bone texture is fine detail, so a film that is softer than the training
+  films (downsized and enlarged again, heavily compressed, scanned out of focus) may read
+  differently. The films are softened by resampling to a fraction of their size and back,
+  then read exactly as the app reads them (joints located, each joint scored, film = mean):
+  how far the answers move, and how many joints the familiarity check flags.
+- **Framing shortcuts.** Whether simple properties of the file (its width at the sources'
+  fixed 512 px height, bytes per pixel, whole-film fine-detail energy) separate the labels by
+  themselves, per source: a model could learn those instead of bone.
+
+The films are the ones the model was fitted on, so the ROC AUC at full detail is optimistic;
+what matters is how it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from desktop.core.familiarity import UNFAMILIAR_WARNING
+from desktop.core.imaging import load_image
+from desktop.core.metrics import roc_auc
+from desktop.inference.knee_joints import crop_joint, locate_knee_joints
+from desktop.inference.predictor import predict_image
+from desktop.inference.registry import ModelRegistry
+from training.knee_osteoporosis_data import list_films
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DETAIL_FACTORS = (1.0, 0.75, 0.5)
+
+
+def softened(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """The image resampled to ``factor`` of its size and back: same size, less fine detail."""
+    if factor == 1.0:
+        return pixels
+    rows, cols = pixels.shape
+    image = Image.fromarray(pixels.astype(np.float32))  # mode "F"
+    small = image.resize((max(1, round(cols * factor)), max(1, round(rows * factor))), Image.Resampling.BILINEAR)
+    return np.asarray(small.resize((cols, rows), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def fine_detail_energy(pixels: np.ndarray) -> float:
+    """Mean absolute Laplacian of the lightly smoothed film, relative to its grey-level spread."""
+    return float(np.abs(ndimage.laplace(ndimage.gaussian_filter(pixels, 0.5))).mean() / (pixels.std() + 1e-6))
+
+
+def shortcut_aucs(measures: dict[str, np.ndarray], positive: np.ndarray, sources: np.ndarray) -> dict:
+    """ROC AUC of each measure alone (larger = positive), per source and over all films."""
+    result = {}
+    for name, values in measures.items():
+        per_source = {str(s): round(roc_auc(positive[sources == s], values[sources == s]), 3) for s in sorted(set(sources))}
+        result[name] = {**per_source, "all": round(roc_auc(positive, values), 3)}
+    return result
+
+
+def detail_response(films, model, locator, factors=DETAIL_FACTORS) -> dict:
+    positive_index = model.card.labels.index("osteoporosis")
+    result = {}
+    for factor in factors:
+        scores, truth, flagged, joints_read = [], [], 0, 0
+        for film in films:
+            pixels = softened(load_image(film.path).pixels, factor)
+            joints = locate_knee_joints(locator, pixels)
+            if not joints:
+                continue
+            answers = [predict_image(model, crop_joint(pixels, joint)) for joint in joints]
+            scores.append(np.mean([a.probabilities[positive_index] for a in answers]))
+            truth.append(film.label == "osteoporosis")
+            flagged += sum(UNFAMILIAR_WARNING in a.warnings for a in answers)
+            joints_read += len(answers)
+        scores, truth = np.array(scores), np.array(truth)
+        result[f"detail_x{factor}"] = {
+            "films": int(scores.size),
+            "roc_auc": round(roc_auc(truth, scores), 3),
+            "called_osteoporosis": round(float(np.mean(scores >= model.card.threshold)), 3),
+            "joints_flagged_unfamiliar": f"{flagged}/{joints_read}",
+        }
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--models", type=Path, default=REPO_ROOT / "models")
+    args = parser.parse_args(argv)
+    registry = ModelRegistry.discover(args.models)
+    model, locator = registry.get("knee_osteoporosis"), registry.helper("joint_locator")
+    films, _ = list_films(args.data_root / "osteoporosis")
+    films = [f for f in films if f.label in ("normal", "osteoporosis")]
+
+    widths, bytes_per_pixel, detail = [], [], []
+    for film in films:
+        pixels = load_image(film.path).pixels
+        widths.append(pixels.shape[1])
+        bytes_per_pixel.append(os.path.getsize(film.path) / pixels.size)
+        detail.append(fine_detail_energy(pixels))
+    sources = np.array([f.path.parent.parent.name for f in films])
+    positive = np.array([f.label == "osteoporosis" for f in films])
+    report = {
+        "model": f"{model.card.id} {model.card.version}",
+        "detail": detail_response(films, model, locator),
+        "shortcut_roc_auc": shortcut_aucs(
+            {"width": np.array(widths, float), "bytes_per_pixel": np.array(bytes_per_pixel), "fine_detail_energy": np.array(detail)},
+            positive, sources,
+        ),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
