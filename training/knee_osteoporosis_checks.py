@@ -22,7 +22,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
 from desktop.core.familiarity import UNFAMILIAR_WARNING
@@ -31,20 +30,10 @@ from desktop.core.metrics import roc_auc
 from desktop.inference.knee_joints import crop_joint, locate_knee_joints
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
-from training.knee_osteoporosis_data import list_films
+from training.knee_osteoporosis_data import list_films, softened
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DETAIL_FACTORS = (1.0, 0.75, 0.5)
-
-
-def softened(pixels: np.ndarray, factor: float) -> np.ndarray:
-    """The image resampled to ``factor`` of its size and back: same size, less fine detail."""
-    if factor == 1.0:
-        return pixels
-    rows, cols = pixels.shape
-    image = Image.fromarray(pixels.astype(np.float32))  # mode "F"
-    small = image.resize((max(1, round(cols * factor)), max(1, round(rows * factor))), Image.Resampling.BILINEAR)
-    return np.asarray(small.resize((cols, rows), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def fine_detail_energy(pixels: np.ndarray) -> float:

@@ -21,7 +21,7 @@ from PIL import Image
 
 from training.datasets import IMAGE_SUFFIXES
 
-__all__ = ["KneeFilm", "list_films"]
+__all__ = ["KneeFilm", "list_films", "softened"]
 
 log = logging.getLogger(__name__)
 LABEL_FOLDERS = ("normal", "osteopenia", "osteoporosis")
@@ -90,3 +90,13 @@ def list_films(root: Path) -> tuple[list[KneeFilm], dict]:
     }
     log.info("knee osteoporosis films: %s", summary)
     return kept, summary
+
+
+def softened(pixels: np.ndarray, factor: float) -> np.ndarray:
+    """The image resampled to ``factor`` of its size and back: same size, less fine detail."""
+    if factor == 1.0:
+        return pixels
+    rows, cols = pixels.shape
+    image = Image.fromarray(pixels.astype(np.float32))  # mode "F"
+    small = image.resize((max(1, round(cols * factor)), max(1, round(rows * factor))), Image.Resampling.BILINEAR)
+    return np.asarray(small.resize((cols, rows), Image.Resampling.BILINEAR), dtype=np.float32)

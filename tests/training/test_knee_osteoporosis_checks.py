@@ -7,7 +7,8 @@ import pytest
 
 pytest.importorskip("scipy", reason="training extras not installed")
 
-from training.knee_osteoporosis_checks import fine_detail_energy, shortcut_aucs, softened  # noqa: E402
+from training.knee_osteoporosis_checks import fine_detail_energy, shortcut_aucs  # noqa: E402
+from training.knee_osteoporosis_data import softened  # noqa: E402
 
 
 def test_softening_keeps_the_film_size_and_removes_fine_detail() -> None:
