@@ -67,7 +67,8 @@ def joint_crops(films, locator, spec) -> tuple[list[list[np.ndarray]], dict]:
         if not joints:
             no_joint.append(film.relative)
         for level, factor in zip(by_level, TRAINING_DETAIL):
-            crops = [model_image(crop_joint(softened(pixels, factor), j), spec)[0] for j in joints]
+            film_at_level = softened(pixels, factor)
+            crops = [model_image(crop_joint(film_at_level, j), spec)[0] for j in joints]
             level.append(np.stack(crops)[..., None] if crops else np.zeros((0, *spec.size, 1), np.float32))
         if index % 50 == 0:
             log.info("joints %d/%d", index, len(films))
