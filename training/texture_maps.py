@@ -33,6 +33,12 @@ _LBP_POINTS = 8
 _GREY_LEVELS = 16
 _COOCCURRENCE_STEPS = tuple((0, d) for d in (1, 2, 4)) + tuple((d, 0) for d in (1, 2, 4))
 _EPSILON = 1e-6
+# A flat crop (a blank or saturated region) has no spread: its measures must stay finite and
+# near zero instead of dividing float rounding noise by almost nothing. Real CLAHE crops have
+# a grey-level spread near 0.2 and a co-occurrence variance of several squared levels, so
+# these floors never touch them.
+_MIN_SPREAD = 1e-3
+_MIN_LEVEL_VARIANCE = 1e-2
 
 
 def _feature_names() -> tuple[str, ...]:
@@ -89,7 +95,7 @@ class TextureMaps(keras.layers.Layer):
         blurred = ops.depthwise_conv(columns, ops.reshape(kernels, (1, size, len(_SIGMAS), 1)), padding="valid")
         sharp = padded[:, _BLUR_RADIUS:-_BLUR_RADIUS, _BLUR_RADIUS:-_BLUR_RADIUS, :]
         finer = ops.concatenate([sharp, blurred[..., :-1]], axis=-1)
-        bands = (finer - blurred) / (spread + _EPSILON)
+        bands = (finer - blurred) / ops.maximum(spread, _MIN_SPREAD)
         squared = ops.square(bands)
         # band^2 / RMS(band): its average is the band's root mean square.
         rms_maps = squared / ops.sqrt(ops.mean(squared, axis=(1, 2), keepdims=True) + _EPSILON)
@@ -126,7 +132,7 @@ class TextureMaps(keras.layers.Layer):
         difference = ops.square(first - second)
         mean = ops.mean(first + second, axis=(1, 2), keepdims=True) / 2
         variance = ops.mean(ops.square(first) + ops.square(second), axis=(1, 2), keepdims=True) / 2 - ops.square(mean)
-        correlation = (first * second - ops.square(mean)) / (variance + _EPSILON)
+        correlation = (first * second - ops.square(mean)) / ops.maximum(variance, _MIN_LEVEL_VARIANCE)
         return [difference, 1.0 / (1.0 + difference), energy, correlation]
 
     def compute_output_shape(self, input_shape):

@@ -79,6 +79,16 @@ def test_the_maps_average_to_the_textbook_texture_measures() -> None:
         assert film[index["band_0_mean_abs"]] == pytest.approx(np.abs(band).mean(), rel=1e-3)
 
 
+@pytest.mark.parametrize("grey", [0.0, 0.5, 1.0])
+def test_a_flat_crop_gets_finite_near_zero_band_and_correlation_measures(grey: float) -> None:
+    """A blank or saturated crop has no spread; dividing rounding noise by it gave NaN."""
+    features = texture_features_model((SIZE, SIZE)).predict(np.full((1, SIZE, SIZE, 1), grey, np.float32), verbose=0)[0]
+    assert np.isfinite(features).all()
+    for k, name in enumerate(TEXTURE_FEATURE_NAMES):
+        if name.startswith("band_") or name.endswith("_correlation"):
+            assert abs(features[k]) < 0.05, name
+
+
 def test_a_texture_head_keeps_exact_heatmaps_through_save_and_onnx(tmp_path: Path) -> None:
     keras.utils.set_random_seed(4)
     features = texture_features_model((SIZE, SIZE))
