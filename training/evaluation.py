@@ -9,7 +9,7 @@ import numpy as np
 
 from desktop.core import metrics
 
-__all__ = ["best_balanced_threshold", "summarise"]
+__all__ = ["auc_per_source", "best_balanced_threshold", "summarise"]
 
 
 def best_balanced_threshold(p_positive: np.ndarray, labels: np.ndarray) -> float:
@@ -22,6 +22,14 @@ def best_balanced_threshold(p_positive: np.ndarray, labels: np.ndarray) -> float
         if score > best_score + 1e-9 or (abs(score - best_score) <= 1e-9 and abs(threshold - 0.5) < abs(best - 0.5)):
             best, best_score = float(threshold), score
     return best
+
+
+def auc_per_source(positive: np.ndarray, scores: np.ndarray, sources: np.ndarray) -> dict[str, float]:
+    """ROC AUC of ``scores`` (larger = positive) within each source, rounded to 3 places.
+
+    Pooled data sets join sources of different look and class balance: a measure can separate
+    the classes within one source and not another, which one pooled figure hides."""
+    return {str(s): round(metrics.roc_auc(positive[sources == s], scores[sources == s]), 3) for s in sorted(set(sources))}
 
 
 def summarise(

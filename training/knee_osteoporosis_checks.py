@@ -30,6 +30,7 @@ from desktop.core.metrics import roc_auc
 from desktop.inference.knee_joints import crop_joint, locate_knee_joints
 from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
+from training.evaluation import auc_per_source
 from training.knee_osteoporosis_data import list_films, softened
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,11 +44,10 @@ def fine_detail_energy(pixels: np.ndarray) -> float:
 
 def shortcut_aucs(measures: dict[str, np.ndarray], positive: np.ndarray, sources: np.ndarray) -> dict:
     """ROC AUC of each measure alone (larger = positive), per source and over all films."""
-    result = {}
-    for name, values in measures.items():
-        per_source = {str(s): round(roc_auc(positive[sources == s], values[sources == s]), 3) for s in sorted(set(sources))}
-        result[name] = {**per_source, "all": round(roc_auc(positive, values), 3)}
-    return result
+    return {
+        name: {**auc_per_source(positive, values, sources), "all": round(roc_auc(positive, values), 3)}
+        for name, values in measures.items()
+    }
 
 
 def detail_response(films, model, locator, factors=DETAIL_FACTORS) -> dict:

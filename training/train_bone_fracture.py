@@ -39,7 +39,7 @@ from training.architectures import FEATURE_SCALES
 from training.calibration import fit_temperature, softmax
 from training.cross_validate import grouped_folds, pooled_metrics, stratified_fold_numbers
 from training.datasets import decode_grayscale, display_path, write_split_lists
-from training.evaluation import best_balanced_threshold, summarise
+from training.evaluation import auc_per_source, best_balanced_threshold, summarise
 from training.sample_sources import fracture_samples, source_of
 from training.tasks import IMAGE_TASKS
 from training.transfer_head import backbone_at, features_of, fit_head, view_set, with_logistic_head
@@ -151,13 +151,9 @@ def size_alone_auc(samples, labels: np.ndarray) -> dict:
         with Image.open(sample.path) as image:  # reads the header only
             return max(image.size)
 
-    longer_side = np.array([longer_side_of(s) for s in samples])
+    smaller = -np.array([longer_side_of(s) for s in samples])
     sources = np.array([source_of(s) for s in samples])
-    result = {"overall": round(metrics.roc_auc(labels == 1, -longer_side), 3)}
-    for source in sorted(set(sources)):
-        rows = sources == source
-        result[str(source)] = round(metrics.roc_auc(labels[rows] == 1, -longer_side[rows]), 3)
-    return result
+    return {"overall": round(metrics.roc_auc(labels == 1, smaller), 3), **auc_per_source(labels == 1, smaller, sources)}
 
 
 def main(argv: list[str] | None = None) -> int:
