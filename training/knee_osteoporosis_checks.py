@@ -17,6 +17,7 @@ what matters is how it changes.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -50,13 +51,13 @@ def shortcut_aucs(measures: dict[str, np.ndarray], positive: np.ndarray, sources
     }
 
 
-def detail_response(films, model, locator, factors=DETAIL_FACTORS) -> dict:
+def detail_response(films, film_pixels, model, locator, factors=DETAIL_FACTORS) -> dict:
     positive_index = model.card.labels.index("osteoporosis")
     result = {}
     for factor in factors:
         scores, truth, flagged, joints_read = [], [], 0, 0
-        for film in films:
-            pixels = softened(load_image(film.path).pixels, factor)
+        for film, original in zip(films, film_pixels):
+            pixels = softened(original, factor)
             joints = locate_knee_joints(locator, pixels)
             if not joints:
                 continue
@@ -76,8 +77,6 @@ def detail_response(films, model, locator, factors=DETAIL_FACTORS) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=REPO_ROOT.parent / "shared" / "data")
     parser.add_argument("--models", type=Path, default=REPO_ROOT / "models")
@@ -87,19 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     films, _ = list_films(args.data_root / "osteoporosis")
     films = [f for f in films if f.label in ("normal", "osteoporosis")]
 
-    widths, bytes_per_pixel, detail = [], [], []
-    for film in films:
-        pixels = load_image(film.path).pixels
-        widths.append(pixels.shape[1])
-        bytes_per_pixel.append(os.path.getsize(film.path) / pixels.size)
-        detail.append(fine_detail_energy(pixels))
-    sources = np.array([f.path.parent.parent.name for f in films])
+    film_pixels = [load_image(film.path).pixels for film in films]  # a few hundred films of at most 512 px
+    widths = np.array([pixels.shape[1] for pixels in film_pixels], float)
+    bytes_per_pixel = np.array([os.path.getsize(film.path) / pixels.size for film, pixels in zip(films, film_pixels)])
+    detail = np.array([fine_detail_energy(pixels) for pixels in film_pixels])
+    sources = np.array([f.source for f in films])
     positive = np.array([f.label == "osteoporosis" for f in films])
     report = {
         "model": f"{model.card.id} {model.card.version}",
-        "detail": detail_response(films, model, locator),
+        "detail": detail_response(films, film_pixels, model, locator),
         "shortcut_roc_auc": shortcut_aucs(
-            {"width": np.array(widths, float), "bytes_per_pixel": np.array(bytes_per_pixel), "fine_detail_energy": np.array(detail)},
+            {"width": widths, "bytes_per_pixel": bytes_per_pixel, "fine_detail_energy": detail},
             positive, sources,
         ),
     }

@@ -35,6 +35,11 @@ class KneeFilm:
     label: str  # normal | osteopenia | osteoporosis
     group: str
 
+    @property
+    def source(self) -> str:
+        """The source folder the kept copy came from (images_gobara, images_stevepython)."""
+        return self.path.parent.parent.name
+
 
 def _difference_hash(path: Path) -> np.ndarray:
     with Image.open(path) as image:

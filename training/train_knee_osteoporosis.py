@@ -133,7 +133,7 @@ def normal_vs_osteoporosis(cv: dict, scheme: tuple[str, ...], threshold: float |
 
 def _rows_by_source(films, film_indices: np.ndarray) -> dict[str, np.ndarray]:
     """Positions in the cross-validation output per source folder (images_gobara, ...)."""
-    sources = np.array([films[i].path.parent.parent.name for i in film_indices])
+    sources = np.array([films[i].source for i in film_indices])
     return {source: np.flatnonzero(sources == source) for source in sorted(set(sources))}
 
 
