@@ -23,8 +23,9 @@ from training.architectures import build_cam_cnn
 
 __all__ = ["network_from_onnx"]
 
-# tf2onnx names a folded kernel ".../<layer>_conv_1/convolution/merged_input" and the folded
-# batch-norm shift ".../<layer>_bn_1/batchnorm/sub".
+# tf2onnx names a folded kernel ".../<layer>_conv_1/convolution/merged_input" (or
+# ".../convolution/ReadVariableOp" when the network is shared, as in the fracture model that
+# reads a film at two sizes) and the folded batch-norm shift ".../<layer>_bn_1/batchnorm/sub".
 _KERNEL = re.compile(r"/(stem|stage\d+[ab])_conv(?:_\d+)?/convolution/(?:merged_input|ReadVariableOp)")
 _SHIFT = re.compile(r"/(stem|stage\d+[ab])_bn(?:_\d+)?/batchnorm/sub")
 

@@ -22,6 +22,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from training.architectures import FEATURE_MAP_LAYER
+
 __all__ = ["TEXTURE_FEATURE_NAMES", "TextureMaps"]
 
 # Band-pass scales: Gaussian blurs whose differences isolate detail of ~1 to ~20 pixels at the
@@ -145,8 +147,6 @@ class TextureMaps(keras.layers.Layer):
 
 def texture_features_model(size: tuple[int, int], *, cell: int = 16) -> keras.Model:
     """Image -> the texture maps (named as the exporter expects) -> their averages."""
-    from training.architectures import FEATURE_MAP_LAYER
-
     image = keras.Input(shape=(*size, 1), name="input")
     maps = TextureMaps(cell=cell, name=FEATURE_MAP_LAYER)(image)
     pooled = keras.layers.GlobalAveragePooling2D(name="gap")(maps)
