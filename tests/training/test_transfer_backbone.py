@@ -112,3 +112,27 @@ def test_a_fracture_retrain_reads_the_very_network_the_shipped_fracture_model_ru
     rebuilt = backbone_at(folder / "model.onnx", size, pooling="root_mean_square", half_size_too=True)
     views = np.concatenate(views_of(tensor, VIEWS[: 1 + len(card.raw['test_time_views'])]))
     np.testing.assert_allclose(rebuilt.predict(views, verbose=0).mean(axis=0, keepdims=True), shipped, rtol=1e-3, atol=1e-4)
+
+
+def _kl_models_named_by_shipped_cards() -> list[tuple[str, str]]:
+    import json
+    import shlex
+
+    from desktop.paths import models_dir
+
+    named = []
+    for card_path in sorted(models_dir().glob("*/model.json")):
+        words = shlex.split(json.loads(card_path.read_text())["training"].get("command") or "")
+        named += [(card_path.parent.name, words[i + 1]) for i, word in enumerate(words[:-1]) if word == "--kl-model"]
+    return named
+
+
+@pytest.mark.parametrize("model_id, kl_model", _kl_models_named_by_shipped_cards())
+def test_the_kl_network_a_shipped_card_says_it_was_trained_from_is_in_the_repository(model_id: str, kl_model: str) -> None:
+    """A card's command must retrain its model on a fresh checkout: the KL network it names has
+    to be there (once a card named a model that no longer held it)."""
+    from desktop.paths import models_dir
+
+    path = models_dir().parent / kl_model
+    assert path.suffix == ".onnx" and path.is_file(), f"{model_id}: {kl_model} is not a shipped model"
+    assert backbone_at(path, (64, 64)).output.shape[-1] > 0
