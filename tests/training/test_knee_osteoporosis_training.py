@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("tensorflow", reason="training extras not installed")
 
-from training.train_knee_osteoporosis import TRAINING_DETAIL, _rows, cross_validate, joint_features  # noqa: E402
+from training.train_knee_osteoporosis import TRAINING_DETAIL, _rows, cross_validate, joint_features, repeated_auc  # noqa: E402
 
 
 def _crops_by_level(films: int) -> list[list[np.ndarray]]:
@@ -39,3 +39,13 @@ def test_films_are_scored_on_the_first_view_only() -> None:
     truth = separable["labels"] == 1
     assert p_separable[truth].mean() - p_separable[~truth].mean() > 0.5
     assert abs(p_swapped[truth].mean() - p_swapped[~truth].mean()) < 0.3
+
+
+def test_repeated_fold_assignments_each_give_their_own_auc() -> None:
+    rng = np.random.default_rng(10)
+    labels = [i % 2 for i in range(60)]
+    weak = [np.array([[0.8 * label + rng.normal()]]) for label in labels]
+    repeated = repeated_auc([weak], labels, ("normal", "osteoporosis"), seed=5, repeats=4)
+    assert repeated["fold_seeds"] == [5, 6, 7, 8]
+    assert len(set(repeated["roc_auc"])) > 1, "every assignment gave the same AUC: the folds did not change"
+    assert repeated["min"] <= repeated["mean"] <= repeated["max"] and 0.5 < repeated["mean"] < 1.0
