@@ -125,21 +125,26 @@ def repeated_auc(views, labels, scheme: tuple[str, ...], *, seed: int, repeats: 
     With about 270 films, which films share a fold moves the AUC by about a hundredth: one
     assignment's figure is one draw, the spread says how far to trust its last digit."""
     seeds = [seed + offset for offset in range(repeats)]
-    aucs = [
-        normal_vs_osteoporosis(cross_validate(views, labels, n_classes=len(scheme), seed=s), scheme, None)["roc_auc"]["value"]
-        for s in seeds
-    ]
+    aucs = []
+    for fold_seed in seeds:
+        _, truth, score = _osteoporosis_scores(cross_validate(views, labels, n_classes=len(scheme), seed=fold_seed), scheme)
+        aucs.append(round(metrics.roc_auc(truth == 1, score), 4))
     return {"fold_seeds": seeds, "roc_auc": aucs, "mean": round(float(np.mean(aucs)), 4), "min": min(aucs), "max": max(aucs)}
 
 
-def normal_vs_osteoporosis(cv: dict, scheme: tuple[str, ...], threshold: float | None) -> dict:
-    """AUC and accuracies on normal and osteoporosis films, as ``evaluate`` scores them."""
+def _osteoporosis_scores(cv: dict, scheme: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The normal and osteoporosis films' rows, truth (1: osteoporosis) and P(osteoporosis)
+    among the two, as ``evaluate`` scores them."""
     probs = softmax(cv["logits"])
     normal, osteo = scheme.index("normal"), scheme.index("osteoporosis")
     rows = np.isin(cv["labels"], (normal, osteo))
     pair = probs[rows][:, [normal, osteo]]
-    score = pair[:, 1] / pair.sum(1)
-    truth = (cv["labels"][rows] == osteo).astype(int)
+    return rows, (cv["labels"][rows] == osteo).astype(int), pair[:, 1] / pair.sum(1)
+
+
+def normal_vs_osteoporosis(cv: dict, scheme: tuple[str, ...], threshold: float | None) -> dict:
+    """AUC and accuracies on normal and osteoporosis films, with bootstrap intervals."""
+    rows, truth, score = _osteoporosis_scores(cv, scheme)
     predicted = (score >= (threshold if threshold is not None else 0.5)).astype(int)
     return bootstrap_ci(truth, score, predicted, cv["films"][rows])
 
