@@ -3,6 +3,8 @@ from its Keras training output or from a shipped ONNX model, at one size or two.
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ import keras  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from conversion import export_keras  # noqa: E402
+from desktop.paths import models_dir  # noqa: E402
 from conversion.keras_heads import build_export_graph  # noqa: E402
 from tests.fixtures.exact_cam import check_exact_cam_export  # noqa: E402
 from training.architectures import build_cam_cnn  # noqa: E402
@@ -100,7 +103,7 @@ def test_a_fracture_retrain_reads_the_very_network_the_shipped_fracture_model_ru
     from desktop.core.imaging import load_image
     from desktop.core.model_card import load_card
     from desktop.inference.preprocess import prepare
-    from desktop.paths import models_dir, samples_dir
+    from desktop.paths import samples_dir
     from training.views import VIEWS, views_of
 
     folder = models_dir() / "bone_fracture"
@@ -115,11 +118,6 @@ def test_a_fracture_retrain_reads_the_very_network_the_shipped_fracture_model_ru
 
 
 def _kl_models_named_by_shipped_cards() -> list[tuple[str, str]]:
-    import json
-    import shlex
-
-    from desktop.paths import models_dir
-
     named = []
     for card_path in sorted(models_dir().glob("*/model.json")):
         words = shlex.split(json.loads(card_path.read_text())["training"].get("command") or "")
@@ -131,8 +129,6 @@ def _kl_models_named_by_shipped_cards() -> list[tuple[str, str]]:
 def test_the_kl_network_a_shipped_card_says_it_was_trained_from_is_in_the_repository(model_id: str, kl_model: str) -> None:
     """A card's command must retrain its model on a fresh checkout: the KL network it names has
     to be there (once a card named a model that no longer held it)."""
-    from desktop.paths import models_dir
-
     path = models_dir().parent / kl_model
     assert path.suffix == ".onnx" and path.is_file(), f"{model_id}: {kl_model} is not a shipped model"
     assert backbone_at(path, (64, 64)).output.shape[-1] > 0
