@@ -18,6 +18,7 @@ import random
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from training.datasets import (
 from training.tasks import IMAGE_TASKS, ImageTask
 from training.train_image_model import DEFAULT_DATA_ROOT, REPO_ROOT, fit_and_report
 
-__all__ = ["bootstrap_ci", "grouped_folds", "pooled_metrics", "stratified_fold_numbers"]
+__all__ = ["bootstrap_ci", "grouped_folds", "over_fold_assignments", "pooled_metrics", "stratified_fold_numbers"]
 
 log = logging.getLogger("training.cv")
 
@@ -50,6 +51,20 @@ def grouped_folds(samples: list[Sample], *, folds: int, seed: int) -> list[list[
             smallest = min(range(folds), key=lambda k: (sum(m.label == stratum for m in assigned[k]), len(assigned[k])))
             assigned[smallest].extend(groups[group])
     return assigned
+
+
+def over_fold_assignments(figures_of: Callable[[int], dict[str, float]], *, seed: int, repeats: int) -> dict:
+    """``figures_of(fold_seed)`` for ``repeats`` fold assignments, with each figure's spread.
+
+    On a few hundred images, which ones share a fold moves a cross-validated figure by about
+    a hundredth: one assignment's figure is one draw, the spread says how far to trust it."""
+    seeds = [seed + offset for offset in range(repeats)]
+    runs = [figures_of(fold_seed) for fold_seed in seeds]
+    summary: dict = {"fold_seeds": seeds}
+    for name in runs[0]:
+        values = [round(float(run[name]), 4) for run in runs]
+        summary[name] = {"values": values, "mean": round(float(np.mean(values)), 4), "min": min(values), "max": max(values)}
+    return summary
 
 
 def stratified_fold_numbers(labels: np.ndarray, *, folds: int, seed: int) -> np.ndarray:

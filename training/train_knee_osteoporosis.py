@@ -37,7 +37,7 @@ from desktop.inference.knee_joints import crop_joint, locate_knee_joints  # noqa
 from desktop.inference.preprocess import model_image  # noqa: E402
 from desktop.inference.registry import ModelRegistry  # noqa: E402
 from training.calibration import fit_temperature, softmax  # noqa: E402
-from training.cross_validate import bootstrap_ci, stratified_fold_numbers  # noqa: E402
+from training.cross_validate import bootstrap_ci, over_fold_assignments, stratified_fold_numbers  # noqa: E402
 from training.datasets import decode_grayscale, display_path  # noqa: E402
 from training.evaluation import best_balanced_threshold, summarise  # noqa: E402
 from training.knee_osteoporosis_data import list_films, softened  # noqa: E402
@@ -120,16 +120,12 @@ def cross_validate(views, labels, *, n_classes: int, seed: int, folds: int = 5) 
 
 
 def repeated_auc(views, labels, scheme: tuple[str, ...], *, seed: int, repeats: int) -> dict:
-    """Normal vs osteoporosis ROC AUC over ``repeats`` different fold assignments.
-
-    With about 270 films, which films share a fold moves the AUC by about a hundredth: one
-    assignment's figure is one draw, the spread says how far to trust its last digit."""
-    seeds = [seed + offset for offset in range(repeats)]
-    aucs = []
-    for fold_seed in seeds:
+    """Normal vs osteoporosis ROC AUC over ``repeats`` fold assignments (about 270 films)."""
+    def figures_of(fold_seed: int) -> dict[str, float]:
         _, truth, score = _osteoporosis_scores(cross_validate(views, labels, n_classes=len(scheme), seed=fold_seed), scheme)
-        aucs.append(round(metrics.roc_auc(truth == 1, score), 4))
-    return {"fold_seeds": seeds, "roc_auc": aucs, "mean": round(float(np.mean(aucs)), 4), "min": min(aucs), "max": max(aucs)}
+        return {"roc_auc": metrics.roc_auc(truth == 1, score)}
+
+    return over_fold_assignments(figures_of, seed=seed, repeats=repeats)
 
 
 def _osteoporosis_scores(cv: dict, scheme: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

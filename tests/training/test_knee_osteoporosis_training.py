@@ -46,6 +46,7 @@ def test_repeated_fold_assignments_each_give_their_own_auc() -> None:
     labels = [i % 2 for i in range(60)]
     weak = [np.array([[0.8 * label + rng.normal()]]) for label in labels]
     repeated = repeated_auc([weak], labels, ("normal", "osteoporosis"), seed=5, repeats=4)
-    assert repeated["fold_seeds"] == [5, 6, 7, 8]
-    assert len(set(repeated["roc_auc"])) > 1, "every assignment gave the same AUC: the folds did not change"
-    assert repeated["min"] <= repeated["mean"] <= repeated["max"] and 0.5 < repeated["mean"] < 1.0
+    auc = repeated["roc_auc"]
+    assert repeated["fold_seeds"] == [5, 6, 7, 8] and len(auc["values"]) == 4
+    assert len(set(auc["values"])) > 1, "every assignment gave the same AUC: the folds did not change"
+    assert auc["min"] <= auc["mean"] <= auc["max"] and 0.5 < auc["mean"] < 1.0
