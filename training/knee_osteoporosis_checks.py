@@ -26,11 +26,11 @@ import numpy as np
 from scipy import ndimage
 
 from desktop.core.familiarity import UNFAMILIAR_WARNING
+from desktop.core.film_aggregation import film_answer
 from desktop.core.imaging import load_image
 from desktop.core.metrics import roc_auc
-from desktop.inference.knee_joints import crop_joint, locate_knee_joints
-from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
+from desktop.inference.regional import run_image_models
 from training.evaluation import auc_per_source
 from training.knee_osteoporosis_data import list_films, softened
 
@@ -52,17 +52,20 @@ def shortcut_aucs(measures: dict[str, np.ndarray], positive: np.ndarray, sources
 
 
 def detail_response(films, film_pixels, model, locator, factors=DETAIL_FACTORS) -> dict:
-    positive_index = model.card.labels.index("osteoporosis")
+    """Each film softened, then read as the app and ``evaluate`` read it: the joints the
+    locator finds, the model on each, one film answer by the card's film aggregation."""
+    card = model.card
+    positive_index = card.labels.index("osteoporosis")
     result = {}
     for factor in factors:
-        scores, truth, flagged, joints_read = [], [], 0, 0
+        scores, truth, called, flagged, joints_read = [], [], [], 0, 0
         for film, original in zip(films, film_pixels):
-            pixels = softened(original, factor)
-            joints = locate_knee_joints(locator, pixels)
-            if not joints:
+            answers = run_image_models([model], softened(original, factor), locator=locator, with_heatmap=False).predictions
+            if not answers or answers[0].region is None:  # no joint found: the model did not run
                 continue
-            answers = [predict_image(model, crop_joint(pixels, joint)) for joint in joints]
-            scores.append(np.mean([a.probabilities[positive_index] for a in answers]))
+            label, row = film_answer([(card.labels.index(a.label), a.probabilities) for a in answers], card=card, derived=None)
+            scores.append(row[positive_index])
+            called.append(label == positive_index)
             truth.append(film.label == "osteoporosis")
             flagged += sum(UNFAMILIAR_WARNING in a.warnings for a in answers)
             joints_read += len(answers)
@@ -70,7 +73,7 @@ def detail_response(films, film_pixels, model, locator, factors=DETAIL_FACTORS) 
         result[f"detail_x{factor}"] = {
             "films": int(scores.size),
             "roc_auc": round(roc_auc(truth, scores), 3),
-            "called_osteoporosis": round(float(np.mean(scores >= model.card.threshold)), 3),
+            "called_osteoporosis": round(float(np.mean(called)), 3),
             "joints_flagged_unfamiliar": f"{flagged}/{joints_read}",
         }
     return result
