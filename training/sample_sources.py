@@ -18,7 +18,9 @@ from training.datasets import IMAGE_SUFFIXES, Sample, list_samples
 from training.non_xray_images import group_of as non_xray_group
 from training.non_xray_images import write_non_xray_images
 
-__all__ = ["body_part_samples", "fracture_samples", "source_of"]
+__all__ = ["FRACTURE_SOURCES", "body_part_samples", "fracture_samples", "source_of"]
+
+FRACTURE_SOURCES = ("vuppala", "multiregion")  # the fracture data set's two sources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ROOT = REPO_ROOT / "cache"
@@ -32,7 +34,7 @@ def source_of(sample: Sample) -> str:
     return sample.relative.split("/", 1)[0]
 
 
-def fracture_samples(data_root: Path, *, sources: tuple[str, ...] = ("vuppala", "multiregion")) -> list[Sample]:
+def fracture_samples(data_root: Path, *, sources: tuple[str, ...] = FRACTURE_SOURCES) -> list[Sample]:
     """Every radiograph of the chosen fracture sources, grouped as the manifest says."""
     root = data_root / "fracture"
     samples = []

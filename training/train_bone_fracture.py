@@ -40,14 +40,13 @@ from training.calibration import fit_temperature, softmax
 from training.cross_validate import grouped_folds, over_fold_assignments, pooled_metrics, stratified_fold_numbers
 from training.datasets import decode_grayscale, display_path, write_split_lists
 from training.evaluation import auc_per_source, best_balanced_threshold, summarise
-from training.sample_sources import fracture_samples, source_of
+from training.sample_sources import FRACTURE_SOURCES, fracture_samples, source_of
 from training.tasks import IMAGE_TASKS
 from training.transfer_head import backbone_at, features_of, fit_head, view_set, with_logistic_head
 from training.views import VIEWS
 
 log = logging.getLogger("training.bone_fracture")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BOTH_SOURCES = ("vuppala", "multiregion")
 
 
 def all_features(samples, backbone, spec, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +129,7 @@ def repeated_figures(samples, features, labels: np.ndarray, *, seed: int, repeat
     assignments: balanced accuracy rests on about 100 intact radiographs, so a couple of them
     either side of a threshold move it by about a hundredth."""
     def figures_of(fold_seed: int) -> dict[str, float]:
-        cv = cross_validated(samples, features, labels, train_sources=BOTH_SOURCES, seed=fold_seed)
+        cv = cross_validated(samples, features, labels, train_sources=FRACTURE_SOURCES, seed=fold_seed)
         return {"roc_auc": metrics.roc_auc(labels == 1, cv["p"]), "balanced_accuracy": metrics.balanced_accuracy(labels, cv["predicted"])}
 
     return over_fold_assignments(figures_of, seed=seed, repeats=repeats)
@@ -190,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     files = [s.relative for s in samples]
 
     runs = {}
-    for name, sources in {"both_sources": BOTH_SOURCES, "vuppala_only": ("vuppala",)}.items():
+    for name, sources in {"both_sources": FRACTURE_SOURCES, "vuppala_only": ("vuppala",)}.items():
         cv = cross_validated(samples, features, labels, train_sources=sources, seed=args.seed)
         runs[name] = {"cv": cv, "report": pooled_metrics(task.labels, files, labels, cv["p"], cv["predicted"])}
         log.info("%s: %s", name, json.dumps(runs[name]["report"]["overall"]))

@@ -10,13 +10,14 @@ import pytest
 pytest.importorskip("tensorflow", reason="training extras not installed")
 
 from training.datasets import Sample  # noqa: E402
+from training.sample_sources import FRACTURE_SOURCES  # noqa: E402
 from training.train_bone_fracture import repeated_figures  # noqa: E402
 
 
 def test_each_fold_assignment_gives_its_own_auc_and_balanced_accuracy() -> None:
     rng = np.random.default_rng(11)
     labels = np.array([int(i % 3 != 0) for i in range(72)])  # two fractured films per intact one
-    sources = ("vuppala", "multiregion")
+    sources = FRACTURE_SOURCES
     samples = [Sample(path=Path(f"/none/{i}.png"), relative=f"{sources[i % 2]}/{label}/{i}.png", label=int(label), group=str(i))
                for i, label in enumerate(labels)]
     # Four views of each film (as it is and re-oriented): a weak signal plus noise.
