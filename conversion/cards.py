@@ -134,6 +134,8 @@ def build_image_card(
         **{key: template[key] for key in ("region", "film_aggregation", "label_scheme") if key in template},
         "intended_use": template.get("intended_use", ""),
         "limitations": template.get("limitations", []),
+        # Plain-language limits for the result tooltip and the report (the app falls back to the above).
+        **({"clinical_limitations": template["clinical_limitations"]} if "clinical_limitations" in template else {}),
         "size_bytes": size_bytes,
         "sha256": sha256,
     }

@@ -136,6 +136,9 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     intended_use: str = ""
     limitations: tuple[str, ...] = ()
+    # The limits a clinician reading one result must know, in plain words (result tooltip,
+    # report); ``limitations`` keeps the full evidence, with figures and how they were made.
+    clinical_limitations: tuple[str, ...] = ()
     role: str = "diagnosis"
     region: str | None = None  # one of REGIONS; None: the model reads the whole image
     film_aggregation: str | None = None  # one of FILM_AGGREGATIONS; set exactly when region is
@@ -143,6 +146,11 @@ class ModelCard:
     heatmap_compared_with: str = ""
     familiarity: Familiarity | None = None  # how far from its reference images an input may lie
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def limits_for_readers(self) -> tuple[str, ...]:
+        """What a reader of a result is told; cards without plain-language limits give all of theirs."""
+        return self.clinical_limitations or self.limitations
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -350,6 +358,7 @@ def _parse_card(data: dict[str, Any]) -> ModelCard:
         training=dict(data.get("training", {})),
         intended_use=str(data.get("intended_use", "")),
         limitations=tuple(str(v) for v in data.get("limitations", [])),
+        clinical_limitations=tuple(str(v) for v in data.get("clinical_limitations", [])),
         role=role,
         region=region,
         film_aggregation=film_aggregation,

@@ -172,8 +172,8 @@ class PredictionCard(QFrame):
             self.metrics_widget = _label("\n".join(lines), name="muted", scale=0.88)
             self.metrics_widget.setToolTip("Measured on held-out images the model never saw in training.")
             layout.addWidget(self.metrics_widget)
-        if card is not None and card.limitations:
-            self.setToolTip("Known limits:\n\u2022 " + "\n\u2022 ".join(card.limitations))
+        if card is not None and card.limits_for_readers:
+            self.setToolTip("Known limits:\n\u2022 " + "\n\u2022 ".join(card.limits_for_readers))
 
     def set_selected(self, selected: bool) -> None:
         self.setProperty("selected", selected)

@@ -14,6 +14,7 @@ import pytest
 from desktop.core.body_part import BodyPartCheck
 from desktop.core.joint_regions import JointRegion
 from desktop.core.measurement import Distance
+from desktop.core.model_card import load_card
 from desktop.core.records import (
     PatientDetails,
     RecordError,
@@ -23,7 +24,9 @@ from desktop.core.records import (
 )
 from desktop.core.records.export import study_rows
 from desktop.core.records.sqlite_store import DATABASE_NAME, MIGRATIONS
+from desktop.core.records.values import CardSummary
 from tests.fixtures.records import chest_prediction, knee_prediction, make_draft, write_test_png
+from tests.fixtures.tiny_models import make_tiny_model_dir
 
 
 class Clock:
@@ -426,3 +429,10 @@ def test_an_archived_image_is_refused_once_changed_on_disk(store: SQLiteRecordSt
     write_test_png(record.image_path, seed=4)
     with pytest.raises(RecordError, match="changed on disk"):
         load_archived_image(record)
+
+
+def test_a_study_keeps_the_limits_its_report_states(tmp_path: Path) -> None:
+    card_path = make_tiny_model_dir(tmp_path) / "model.json"
+    card = replace(load_card(card_path), clinical_limitations=("Detects blobs, not disease.",))
+    assert CardSummary.from_card(card).limitations == ("Detects blobs, not disease.",)
+    assert CardSummary.from_card(load_card(card_path)).limitations == load_card(card_path).limitations

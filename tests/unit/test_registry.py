@@ -144,3 +144,12 @@ def test_session_returns_outputs_by_name_and_checks_names(tmp_path: Path) -> Non
     renamed = make_tiny_model_dir(tmp_path, model_id="renamed", rename_output=True)
     with pytest.raises(ModelLoadError, match="probabilities"):
         ModelSession(renamed / "model.onnx", load_card(renamed / "model.json"))
+
+
+def test_readers_get_the_plain_language_limits_and_cards_without_them_all_limits(tmp_path: Path) -> None:
+    folder = make_tiny_model_dir(tmp_path, model_id="tiny_chest")
+    assert load_card(folder / "model.json").limits_for_readers == ("Hand-wired weights; detects bright blobs, not disease.",)
+    _edit_card(folder, clinical_limitations=["Detects blobs, not disease."])
+    card = load_card(folder / "model.json")
+    assert card.limitations == ("Hand-wired weights; detects bright blobs, not disease.",)
+    assert card.limits_for_readers == ("Detects blobs, not disease.",)

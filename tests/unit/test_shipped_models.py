@@ -7,6 +7,7 @@ clinic would see. If a model was retrained on purpose, re-run tests/golden/updat
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ from desktop.inference.predictor import predict_image
 from desktop.inference.registry import ModelRegistry
 from desktop.paths import models_dir, samples_dir
 
+# Under a result and in the printed report a clinician reads the limits: plain words, short,
+# and no development history (commands, source files, one version against another).
+_DEVELOPER_WORDS = re.compile(r"python -m|\.py\b|card's|training/|conversion/|version \d")
 GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "shipped_models.json").read_text())
 
 
@@ -59,3 +63,13 @@ def test_knee_osteoporosis_flags_the_osteoarthritis_initiative_crop(registry: Mo
     pixels = load_image(samples_dir() / "knee_kl_sample.jpg").pixels
     assert UNFAMILIAR_WARNING in predict_image(registry.get("knee_osteoporosis"), pixels).warnings
     assert UNFAMILIAR_WARNING not in predict_image(registry.get("knee_kl"), pixels).warnings
+
+
+def test_result_readers_get_a_few_short_plain_limits(registry: ModelRegistry) -> None:
+    for model in registry.available:
+        if model.card.role != "diagnosis":
+            continue
+        limits = model.card.limits_for_readers
+        assert 0 < len(limits) <= 8, model.card.id
+        for line in limits:
+            assert len(line) <= 300 and not _DEVELOPER_WORDS.search(line), (model.card.id, line)

@@ -108,7 +108,7 @@ class CardSummary:
     name: str
     task: str
     intended_use: str = ""
-    limitations: tuple[str, ...] = ()
+    limitations: tuple[str, ...] = ()  # as the report states them: the card's limits for readers
     threshold_rationale: str = ""
     metrics: Mapping[str, Any] = field(default_factory=dict)
     heatmap_compared_with: str = ""  # studies saved before heat-map references read ""
@@ -119,7 +119,7 @@ class CardSummary:
             name=card.name,
             task=card.task,
             intended_use=card.intended_use,
-            limitations=tuple(card.limitations),
+            limitations=card.limits_for_readers,
             threshold_rationale=card.threshold_rationale,
             metrics=dict(card.metrics),
             heatmap_compared_with=card.heatmap_compared_with,
