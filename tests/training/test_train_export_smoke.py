@@ -13,6 +13,7 @@ from PIL import Image
 pytest.importorskip("tensorflow", reason="training extras not installed")
 
 from conversion import export_keras  # noqa: E402
+from conversion.cards import load_template  # noqa: E402
 from desktop.core.model_card import Preprocessing, load_card  # noqa: E402
 from desktop.inference.registry import ModelRegistry  # noqa: E402
 from training import tasks, train_image_model  # noqa: E402
@@ -66,6 +67,8 @@ def test_train_then_export_produces_a_loadable_calibrated_model(tmp_path: Path, 
     assert card.calibration["temperature"] == report["temperature"]
     assert card.preprocessing.clahe_clip_limit == 2.0
     assert card.raw["conversion"]["parity"]["max_abs_diff_probabilities"] <= 1e-4
+    # The plain-language limits a reader sees come from the card prose, like the full ones.
+    assert card.clinical_limitations == tuple(load_template("pneumonia")["clinical_limitations"])
 
     registry = ModelRegistry.discover(models_dir)
     assert not registry.unavailable, registry.unavailable
