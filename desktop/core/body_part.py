@@ -18,6 +18,7 @@ from desktop.core.model_card import BODY_PARTS
 from desktop.core.prediction import Prediction
 
 __all__ = [
+    "COLOUR_SHARE_LIMIT",
     "GUARD_CONFIDENCE",
     "GUARD_LABELS",
     "NOT_XRAY",
@@ -38,6 +39,12 @@ GUARD_LABELS = (*BODY_PARTS, NOT_XRAY)
 # they were without the guard. 0.6 also means the runner-up has at most 0.4, so the top class
 # clearly leads.
 GUARD_CONFIDENCE = 0.6
+# Radiographs are greyscale, and the guard model reads greyscale, so it cannot see that an
+# image is in colour (it took the app's own icon, a drawn bone on blue, for an other-bone
+# X-ray). Above this share of clearly coloured pixels (imaging.colour_share) an image is
+# treated as not an X-ray. None of the 5,232 radiographs stored in colour in the training
+# data has a single such pixel, and a few coloured marks on a film stay well below it.
+COLOUR_SHARE_LIMIT = 0.05
 
 # "This looks like ___ (93%)" and "___ are not valid for it", per study type.
 _LOOKS_LIKE = {
@@ -67,9 +74,10 @@ class BodyPartCheck:
     # Quarter turns (counter-clockwise) of the image the guard answered from: it reads every
     # turn and answers from the most radiograph-like one, so 0 unless the film came turned.
     turn: int = 0
+    colour_share: float = 0.0  # of the image's pixels in clear colour (imaging.colour_share)
 
     @classmethod
-    def from_prediction(cls, prediction: Prediction, *, turn: int = 0) -> BodyPartCheck:
+    def from_prediction(cls, prediction: Prediction, *, turn: int = 0, colour_share: float = 0.0) -> BodyPartCheck:
         """The guard's :class:`Prediction` reduced to what the rule needs."""
         probabilities = dict(zip(prediction.labels, prediction.probabilities))
         label = max(probabilities, key=probabilities.__getitem__)
@@ -80,25 +88,32 @@ class BodyPartCheck:
             model_id=prediction.model_id,
             model_version=prediction.model_version,
             turn=turn % 4,
+            colour_share=colour_share,
         )
 
     @property
     def upright_turns(self) -> dict[str, int]:
         """Body part -> the turn that stands the image up for its models: the guard's turn for
         the body part it is confident of; none otherwise (the image is read as it is)."""
-        return {self.label: self.turn} if self.is_confident else {}
+        return {self.label: self.turn} if self.is_confident and not self.in_colour else {}
 
     @property
     def is_confident(self) -> bool:
         return self.probability >= GUARD_CONFIDENCE
 
     @property
+    def in_colour(self) -> bool:
+        return self.colour_share > COLOUR_SHARE_LIMIT
+
+    @property
     def looks_like_xray(self) -> bool:
-        """False only when the guard is confident the image is not an X-ray."""
-        return not (self.is_confident and self.label == NOT_XRAY)
+        """False when the image is in colour or the guard is confident it is not an X-ray."""
+        return not (self.in_colour or (self.is_confident and self.label == NOT_XRAY))
 
     def verdict(self) -> str:
         """One line for the panel and the report, e.g. "Looks like: knee X-ray (98%)"."""
+        if self.in_colour:
+            return f"Looks like: not an X-ray (in colour: {_percent(self.colour_share)} of the image)"
         if self.is_confident:
             what = _VERDICT.get(self.label, self.label.replace("_", " "))
             return f"Looks like: {what} ({_percent(self.probability)})"
@@ -116,6 +131,7 @@ class BodyPartCheck:
             "model_id": self.model_id,
             "model_version": self.model_version,
             "turn": self.turn,
+            "colour_share": self.colour_share,
         }
 
     @classmethod
@@ -128,6 +144,7 @@ class BodyPartCheck:
             model_id=str(data.get("model_id", "")),
             model_version=str(data.get("model_version", "")),
             turn=int(data.get("turn", 0)),  # checks stored before the guard read turns have none
+            colour_share=float(data.get("colour_share", 0.0)),  # nor before the colour rule
         )
 
 
@@ -154,7 +171,7 @@ class GuardedAnalysis:
 def preselected_study_type(check: BodyPartCheck | None) -> str | None:
     """The study type the guard picks: its label when it is confident and that label is a
     study type; None when there is no guard, it is unsure, or the image is not an X-ray."""
-    if check is None or not check.is_confident or check.label not in BODY_PARTS:
+    if check is None or not check.is_confident or check.label not in BODY_PARTS or check.in_colour:
         return None
     return check.label
 
@@ -165,6 +182,9 @@ def body_part_warning(check: BodyPartCheck | None, body_part: str | None) -> str
     ``body_part`` None means no particular study type (nothing is about to run); only the
     not-an-X-ray warning applies then. Nothing is said without a confident guard.
     """
+    if check is not None and check.in_colour:
+        return (f"This image is in colour ({_percent(check.colour_share)} of it); X-rays are greyscale,"
+                " so no model here is valid for it.")
     if check is None or not check.is_confident:
         return None
     if check.label == NOT_XRAY:

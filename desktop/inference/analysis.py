@@ -15,7 +15,6 @@ from pathlib import Path
 
 from desktop.core.body_part import (
     GUARD_LABELS,
-    NOT_XRAY,
     BodyPartCheck,
     GuardedAnalysis,
     body_part_warnings,
@@ -145,7 +144,7 @@ class AnalysisService:
         except PredictionError as exc:
             log.warning("body-part guard failed on %s: %s", image.source_path, exc)
             return None
-        check = BodyPartCheck.from_prediction(reading.prediction, turn=reading.turn)
+        check = BodyPartCheck.from_prediction(reading.prediction, turn=reading.turn, colour_share=image.colour_share)
         log.info("body-part guard: %s", check.verdict())
         return check
 
@@ -175,7 +174,7 @@ class AnalysisService:
             picked = preselected_study_type(check)
             if picked is not None:
                 body_part, chosen_by_guard = picked, True
-            elif check is not None and check.is_confident and check.label == NOT_XRAY:
+            elif check is not None and not check.looks_like_xray:
                 return GuardedAnalysis(
                     predictions=(), check=check, skipped=True, warnings=body_part_warnings(check, [])
                 )

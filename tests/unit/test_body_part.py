@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,23 @@ def test_verdict_and_json_round_trip() -> None:
     assert BodyPartCheck.from_dict({**data, "probability": 0.3, "confident": True}).is_confident is False
 
 
+def test_an_image_in_colour_is_not_an_xray_whatever_the_guard_says() -> None:
+    coloured = replace(_check("other_bone", 0.99), colour_share=0.33, turn=1)
+    expected = "This image is in colour (33% of it); X-rays are greyscale, so no model here is valid for it."
+    assert not coloured.looks_like_xray and coloured.verdict() == "Looks like: not an X-ray (in colour: 33% of the image)"
+    assert body_part_warnings(coloured, ["other_bone"]) == (expected,) and body_part_warning(coloured, None) == expected
+    assert preselected_study_type(coloured) is None and coloured.upright_turns == {}
+    # Unsure guard or none at all: the colour alone still decides.
+    assert body_part_warning(replace(_check("knee", 0.4), colour_share=0.33), "knee") == expected
+    # A few coloured marks on a grey film (at most 5% of it) change nothing.
+    marked = replace(_check("other_bone", 0.99), colour_share=0.05)
+    assert marked.looks_like_xray and preselected_study_type(marked) == "other_bone" and body_part_warning(marked, "other_bone") is None
+    assert BodyPartCheck.from_dict(json.loads(json.dumps(coloured.to_dict()))) == coloured
+    # Checks stored before the colour rule read as grey.
+    legacy = {k: v for k, v in coloured.to_dict().items() if k != "colour_share"}
+    assert BodyPartCheck.from_dict(legacy).colour_share == 0.0
+
+
 # --------------------------------------------------------------------------- the service
 @pytest.fixture(scope="module")
 def guarded_service(tmp_path_factory: pytest.TempPathFactory) -> AnalysisService:
@@ -153,6 +171,15 @@ def test_not_an_xray_runs_nothing_unless_asked(guarded_service: AnalysisService)
     forced = guarded_service.analyse_guarded(photo, body_part="chest", with_heatmap=False)
     assert not forced.skipped and [p.model_id for p in forced.predictions] == ["tiny_chest"]
     assert forced.warnings == result.warnings
+
+
+def test_a_colour_image_runs_nothing_unless_asked(guarded_service: AnalysisService) -> None:
+    knee = replace(xray_image(guard_image("knee")), colour_share=0.4)
+    result = guarded_service.analyse_guarded(knee, default_body_part="chest")
+    assert result.skipped and result.predictions == () and result.check.label == "knee"
+    assert result.warnings == ("This image is in colour (40% of it); X-rays are greyscale, so no model here is valid for it.",)
+    forced = guarded_service.analyse_guarded(knee, body_part="knee", with_heatmap=False)
+    assert [p.model_id for p in forced.predictions] == ["tiny_knee"] and forced.warnings == result.warnings
 
 
 def test_unsure_guard_falls_back_to_the_default(guarded_service: AnalysisService) -> None:

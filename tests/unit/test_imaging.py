@@ -164,6 +164,20 @@ def test_rgb_bmp_becomes_luminance(tmp_path: Path) -> None:
     assert img.pixels[10, 30] == pytest.approx(0.587, abs=0.005)
 
 
+def test_the_share_of_clearly_coloured_pixels_is_measured(tmp_path: Path) -> None:
+    # A grey film saved as colour JPEG: compression noise is no colour.
+    grey = Image.fromarray(_gradient().astype(np.uint8)).convert("RGB")
+    img = load_image(_save(tmp_path / "grey.jpg", grey, "JPEG", quality=60))
+    assert img.colour_share == 0.0 and img.info["Colour mode"] == "RGB, converted to grayscale"
+    # A quarter of it under a blue mark; a faint warm cast (channels 20 of 255 apart) is not colour.
+    drawn = Image.new("RGB", (2400, 200), (120, 110, 100))
+    drawn.paste((30, 60, 200), (0, 0, 600, 200))
+    img = load_image(_save(tmp_path / "drawn.png", drawn, "PNG"))
+    assert img.colour_share == pytest.approx(0.25, abs=0.01)  # read on a copy halved in size
+    assert img.info["Colour mode"] == "RGB, converted to grayscale (25% of pixels in colour)"
+    assert load_image(_save(tmp_path / "g.png", Image.new("L", (20, 20), 51), "PNG")).colour_share == 0.0
+
+
 def test_palette_and_rgba_pngs(tmp_path: Path) -> None:
     arr = _gradient().astype(np.uint8)
     pal = Image.fromarray(arr).convert("P")
