@@ -180,7 +180,8 @@ def body_part_warning(check: BodyPartCheck | None, body_part: str | None) -> str
     """The warning for running ``body_part`` models on this image, or None.
 
     ``body_part`` None means no particular study type (nothing is about to run); only the
-    not-an-X-ray warning applies then. Nothing is said without a confident guard.
+    not-an-X-ray warning applies then. An image in colour is warned about whatever the guard
+    answered; otherwise nothing is said without a confident guard.
     """
     if check is not None and check.in_colour:
         return (f"This image is in colour ({_percent(check.colour_share)} of it); X-rays are greyscale,"

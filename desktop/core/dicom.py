@@ -28,6 +28,7 @@ from desktop.core.imaging import (
     ImageLoadError,
     XRayImage,
     check_dimensions,
+    colour_share,
     finish,
     to_unit_range,
 )
@@ -90,11 +91,14 @@ def _decode(path: Path, data: bytes, digest: str, *, has_magic: bool) -> XRayIma
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     bits_stored = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 8)
     window_text = None
+    share = 0.0  # secondary captures (screenshots, photos) can be colour DICOMs
     if photometric == "PALETTE COLOR":
         rgb = apply_color_lut(arr, ds)
-        pixels = (rgb @ _LUMA) / float(np.iinfo(rgb.dtype).max)
+        top = float(np.iinfo(rgb.dtype).max)
+        pixels, share = (rgb @ _LUMA) / top, colour_share(rgb * (255 / top))
     elif arr.ndim == 3:  # RGB, or YBR which pydicom has already turned into RGB
-        pixels = (arr @ _LUMA) / float((1 << bits_stored) - 1)
+        top = float((1 << bits_stored) - 1)
+        pixels, share = (arr @ _LUMA) / top, colour_share(arr * (255 / top))
     else:
         pixels, window_text = _grayscale(arr, ds)
         # DX files say MONOCHROME1 *and* Presentation LUT Shape INVERSE for the same single
@@ -113,7 +117,7 @@ def _decode(path: Path, data: bytes, digest: str, *, has_magic: bool) -> XRayIma
     log.debug("Loaded DICOM %s: %dx%d, %s, %d bits", path, cols, rows, photometric, bits_stored)
     return finish(
         pixels, source_path=path, format="DICOM", bits_stored=bits_stored,
-        pixel_spacing_mm=spacing, info=info, sha256=digest, film_sides=sides,
+        pixel_spacing_mm=spacing, info=info, sha256=digest, film_sides=sides, colour_share=share,
     )
 
 

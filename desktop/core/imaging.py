@@ -269,7 +269,7 @@ def _from_pillow(path: Path, data: bytes, digest: str) -> XRayImage:
             log.warning("Ignoring unusable EXIF orientation in %s: %r", path, exc)
 
     pixels, bits, colour = _pillow_to_gray(im)
-    share = colour_share(im) if colour else 0.0
+    share = _pillow_colour_share(im) if colour else 0.0
     height, width = pixels.shape
     info["Size"] = f"{width} x {height} px"
     info["Bit depth"] = bits[1]
@@ -284,13 +284,18 @@ def _from_pillow(path: Path, data: bytes, digest: str) -> XRayImage:
     )
 
 
-def colour_share(im: Image.Image) -> float:
-    """The share of pixels in clear colour (see CLEAR_CHROMA), read on a copy of at most
-    about 1,000 px a side: a whole photo takes milliseconds, and the share hardly changes."""
+def colour_share(channels: np.ndarray) -> float:
+    """The share of (rows, cols, 3) pixels on a 0-255 scale that are in clear colour (see
+    CLEAR_CHROMA)."""
+    return float((np.ptp(channels, axis=-1) >= CLEAR_CHROMA).mean())
+
+
+def _pillow_colour_share(im: Image.Image) -> float:
+    """:func:`colour_share` on a copy of at most about 1,000 px a side: a whole photo takes
+    milliseconds, and the share hardly changes."""
     rgb = im.convert("RGB")
     factor = max(1, max(rgb.size) // 1024)
-    channels = np.asarray(rgb.reduce(factor) if factor > 1 else rgb, dtype=np.int16)
-    return float((channels.max(-1) - channels.min(-1) >= CLEAR_CHROMA).mean())
+    return colour_share(np.asarray(rgb.reduce(factor) if factor > 1 else rgb, dtype=np.int16))
 
 
 def _orientation(im: Image.Image) -> int:

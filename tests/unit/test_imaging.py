@@ -410,6 +410,9 @@ def test_dicom_rgb_becomes_gray(tmp_path: Path) -> None:
     rgb[..., 0] = 255
     img = load_image(_dicom(tmp_path / "rgb.dcm", rgb, photometric="RGB", bits_stored=8))
     assert img.pixels.mean() == pytest.approx(0.299, abs=1e-3)
+    assert img.colour_share == 1.0  # a red screen capture is no radiograph
+    grey = np.repeat(STORED[..., None] >> 4, 3, axis=-1).astype(np.uint8)
+    assert load_image(_dicom(tmp_path / "grey.dcm", grey, photometric="RGB", bits_stored=8)).colour_share == 0.0
 
 
 def test_dicom_without_pixel_data(tmp_path: Path) -> None:
