@@ -33,6 +33,11 @@ from desktop.ui.results_panel import MessageBanner, ResultsPanel
 __all__ = ["AnalysisPanel"]
 
 
+# A yes/no model's map shows the evidence for its positive finding even when it answers no
+# (a reader wants to see where pneumonia or a fracture would be): say so, or a red patch on
+# a film called normal reads as a contradiction.
+_HEATMAP_NOTE = ('Red marks the strongest evidence for the finding each result names after "Heat map:"'
+                 " (for a yes/no model, its positive finding, whatever the answer).")
 DEFAULT_HEATMAP_OPACITY = 50  # percent: the anatomy stays readable under the colours
 
 
@@ -176,7 +181,7 @@ class AnalysisPanel(QWidget):
         model_row.addWidget(self._model_label)
         model_row.addWidget(self.heatmap_model, 1)
         layout.addLayout(model_row)
-        self.heatmap_note = QLabel("Red marks the regions that drove the shown finding most.")
+        self.heatmap_note = QLabel(_HEATMAP_NOTE)
         self.heatmap_note.setWordWrap(True)
         self.heatmap_note.setObjectName("muted")
         layout.addWidget(self.heatmap_note)
@@ -254,7 +259,7 @@ class AnalysisPanel(QWidget):
         for widget in (self.heatmap_check, self.opacity_slider, self.opacity_label):
             widget.setEnabled(bool(sources))
         self.heatmap_note.setText(
-            "Red marks the regions that drove the shown finding most." if sources else "No heat map for this image yet."
+            _HEATMAP_NOTE if sources else "No heat map for this image yet."
         )
 
     def select_heatmap_source(self, key: str) -> None:
