@@ -95,10 +95,10 @@ def _decode(path: Path, data: bytes, digest: str, *, has_magic: bool) -> XRayIma
     if photometric == "PALETTE COLOR":
         rgb = apply_color_lut(arr, ds)
         top = float(np.iinfo(rgb.dtype).max)
-        pixels, share = (rgb @ _LUMA) / top, colour_share(rgb * (255 / top))
+        pixels, share = (rgb @ _LUMA) / top, colour_share(rgb, full_scale=top)
     elif arr.ndim == 3:  # RGB, or YBR which pydicom has already turned into RGB
         top = float((1 << bits_stored) - 1)
-        pixels, share = (arr @ _LUMA) / top, colour_share(arr * (255 / top))
+        pixels, share = (arr @ _LUMA) / top, colour_share(arr, full_scale=top)
     else:
         pixels, window_text = _grayscale(arr, ds)
         # DX files say MONOCHROME1 *and* Presentation LUT Shape INVERSE for the same single

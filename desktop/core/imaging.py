@@ -284,10 +284,11 @@ def _from_pillow(path: Path, data: bytes, digest: str) -> XRayImage:
     )
 
 
-def colour_share(channels: np.ndarray) -> float:
-    """The share of (rows, cols, 3) pixels on a 0-255 scale that are in clear colour (see
-    CLEAR_CHROMA)."""
-    return float((np.ptp(channels, axis=-1) >= CLEAR_CHROMA).mean())
+def colour_share(channels: np.ndarray, *, full_scale: float = 255) -> float:
+    """The share of (rows, cols, 3) unsigned pixels whose values run 0 to ``full_scale`` that
+    are in clear colour (see CLEAR_CHROMA). The bound is scaled instead of the pixels, so a
+    large 16-bit colour DICOM is not copied to floats first."""
+    return float((np.ptp(channels, axis=-1) >= CLEAR_CHROMA * full_scale / 255).mean())
 
 
 def _pillow_colour_share(im: Image.Image) -> float:
@@ -295,7 +296,7 @@ def _pillow_colour_share(im: Image.Image) -> float:
     milliseconds, and the share hardly changes."""
     rgb = im.convert("RGB")
     factor = max(1, max(rgb.size) // 1024)
-    return colour_share(np.asarray(rgb.reduce(factor) if factor > 1 else rgb, dtype=np.int16))
+    return colour_share(np.asarray(rgb.reduce(factor) if factor > 1 else rgb))
 
 
 def _orientation(im: Image.Image) -> int:
