@@ -294,7 +294,7 @@ def colour_share(channels: np.ndarray, *, full_scale: float = 255) -> float:
 def _pillow_colour_share(im: Image.Image) -> float:
     """:func:`colour_share` on a copy of at most about 1,000 px a side: a whole photo takes
     milliseconds, and the share hardly changes."""
-    rgb = im.convert("RGB")
+    rgb = im if im.mode == "RGB" else im.convert("RGB")  # converting RGB to RGB would copy it
     factor = max(1, max(rgb.size) // 1024)
     return colour_share(np.asarray(rgb.reduce(factor) if factor > 1 else rgb))
 
