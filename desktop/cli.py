@@ -18,6 +18,7 @@ from desktop.commands.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error
 from desktop.commands.evaluate import evaluate
 from desktop.commands.predict import PREDICT_EPILOG, predict, prediction_json
 from desktop.commands.self_test import self_test
+from desktop.core.knee_sides import STANDARD_DISPLAY
 from desktop.core.model_card import BODY_PARTS
 from desktop.inference.analysis import AnalysisService
 from desktop.inference.registry import ModelRegistry
@@ -53,6 +54,12 @@ def _build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--study", choices=BODY_PARTS, help="only models for this study type (overrides the guard)")
     predict_parser.add_argument("--json", action="store_true", help="one JSON object per file and line")
     predict_parser.add_argument("--no-heatmap", action="store_true", help="skip heat maps (faster)")
+    predict_parser.add_argument(
+        "--standard-knee-display",
+        action="store_true",
+        help="name the knees of two-knee films without side headers as the standard display shows them "
+        "(patient's right on the image's left; sided_by: clinic), as the app's clinic setting does",
+    )
 
     evaluate = commands.add_parser("evaluate", help="score a model on a folder per class label")
     evaluate.add_argument("--model", required=True, metavar="ID")
@@ -107,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(verbose=args.verbose)
     registry = ModelRegistry.discover()
     if args.command == "predict":
-        return predict(args, AnalysisService(registry))
+        display = STANDARD_DISPLAY if args.standard_knee_display else None
+        return predict(args, AnalysisService(registry, clinic_display=display))
     if args.command == "evaluate":
         return evaluate(args, registry)
     return self_test(registry)

@@ -10,7 +10,9 @@ nothing: every image model runs, as before the guard existed.
 Knee models whose card names the ``knee_joint`` region read each knee joint the locator finds:
 one prediction per joint, with its ``region`` box (top, left, height, width in image pixels)
 and ``region_side``; the joints themselves are listed under ``knee_joints``, each with the
-patient's side (``patient_side``) when a DICOM header tells it (``sided_by``: "header").
+patient's side (``patient_side``) when a DICOM header tells it (``sided_by``: "header") or,
+with ``--standard-knee-display``, for the two knees of a film without side headers
+(``sided_by``: "clinic").
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ PREDICT_EPILOG = (
     "model (empty predictions, a warning, exit code 0). With --model/--study the chosen models "
     "always run and the guard only warns. JSON lines carry body_part_check and warnings. "
     "Knee-joint models run once per knee joint found (region, region_side; knee_joints lists "
-    "the joints, with patient_side when a DICOM header tells it); with no joint found they do not run and a warning says so."
+    "the joints, with patient_side when a DICOM header tells it or, with --standard-knee-display, "
+    "on a two-knee film without side headers); with no joint found they do not run and a warning says so."
 )
 
 

@@ -3,7 +3,8 @@
 The joint locator (:mod:`desktop.inference.knee_joints`) finds up to two knee joints; the
 knee models then read each joint separately. Sides are named by where the joint lies on the
 image ("image left"), since the app cannot read the lead side marker on the film. Which of
-the patient's knees a joint is comes from the DICOM header or from the doctor (see
+the patient's knees a joint is comes from the DICOM header, the clinic's display convention
+or the doctor (see
 :mod:`desktop.core.knee_sides`); a joint whose side is known is named by both ("right knee
 (image left)"). The window, the command line and the report take their wording from here so
 they always agree.
@@ -62,8 +63,8 @@ class JointRegion:
     # a film as taken, otherwise the film was scanned or exported turned.
     turn: int = 0
     # Which of the patient's knees this is ("right"/"left"), None while unknown, and who said
-    # so: "header" (the DICOM file) or "user" (the doctor, who may also have left it unknown
-    # on purpose, overriding the header).
+    # so: "header" (the DICOM file), "clinic" (its settings vouch for the standard display) or
+    # "user" (the doctor, who may also have left it unknown on purpose, overriding both).
     patient_side: str | None = None
     sided_by: str | None = None
 
@@ -79,7 +80,7 @@ class JointRegion:
             box=(top, left, height, width), score=float(data.get("score", 0.0)), side=str(data["side"]),
             turn=int(data.get("turn", 0)),  # studies stored before turned films were read have none
             patient_side=_known(data.get("patient_side"), PATIENT_SIDES),  # nor these, before sides were named
-            sided_by=_known(data.get("sided_by"), ("header", "user")),
+            sided_by=_known(data.get("sided_by"), ("header", "clinic", "user")),
         )
 
 

@@ -1,16 +1,21 @@
 """Which of the patient's knees each located knee joint is.
 
 The joint locator names joints by their place on the image. The patient's side comes from
-two sources only, never from a display convention alone (a JPEG may have been mirrored on
-its way, and a wrong side on a report is worse than none):
+three sources, and never from a display convention the clinic has not vouched for (a JPEG may
+have been mirrored on its way, and a wrong side on a report is worse than none):
 
 - the DICOM header. Patient Orientation (0020,0020) gives the patient direction in which the
   image's rows (left to right) and columns (top to bottom) run: "L" for the rows means that
   moving right across the image goes towards the patient's left, so the knee on the image's
   left is the right knee. Image Laterality (0020,0062) or Laterality (0020,0060) names the
   knee of a film that shows one side.
+- the clinic, when its settings say that its knee films are always shown in the standard
+  radiographic display (the patient's right on the image's left). It names the two knees of an
+  upright bilateral film whose file says nothing about sides (every PNG and JPEG); never a lone
+  knee, whose side no display tells, nor a film read turned.
 - the doctor, who reads the film's lead marker and picks the sides in the Study box. That
-  choice overrides the header, and may also be "not stated" on purpose.
+  choice overrides the header and the clinic's convention, and may also be "not stated" on
+  purpose.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from desktop.core.joint_regions import JointRegion, side_label
 
 __all__ = [
     "NOT_STATED",
+    "STANDARD_DISPLAY",
     "FilmSides",
     "SideChoice",
     "side_choices",
     "sides_named_by",
     "sides_summary",
     "user_choice",
+    "with_clinic_display",
     "with_header_sides",
     "with_user_sides",
 ]
@@ -35,6 +42,8 @@ __all__ = [
 NOT_STATED = "Not stated (named by place on the image)"
 _PATIENT = {"R": "right", "L": "left"}
 _OTHER = {"right": "left", "left": "right"}
+# Who named a knee, as a table or the report says it.
+_SOURCE_NAMES = {"header": "DICOM header", "clinic": "clinic's display convention", "user": "stated by the doctor"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,11 @@ def _header_values(value: object) -> list[str]:
     return [str(item).strip().upper() for item in items]
 
 
+# The standard display of a frontal radiograph: moving right across the image goes towards the
+# patient's left, so the knee on the image's left is the right knee.
+STANDARD_DISPLAY = FilmSides(across="L")
+
+
 def with_header_sides(joints: tuple[JointRegion, ...] | None, film: FilmSides | None) -> tuple[JointRegion, ...] | None:
     """``joints`` named by the header where it tells (the doctor's choice is applied later)."""
     if joints is None or film is None:
@@ -105,6 +119,22 @@ def with_header_sides(joints: tuple[JointRegion, ...] | None, film: FilmSides | 
     for joint in joints:
         side = film.patient_side(joint.side)
         named.append(replace(joint, patient_side=side, sided_by="header") if side else joint)
+    return tuple(named)
+
+
+def with_clinic_display(
+    joints: tuple[JointRegion, ...] | None, display: FilmSides | None
+) -> tuple[JointRegion, ...] | None:
+    """``joints`` of a film whose file says nothing about sides, named by the clinic's
+    ``display`` convention (None: no convention, the joints stay named by place). Only the
+    joints of an upright bilateral film are named: a display says nothing about a lone knee,
+    and one read turned ("image top") is no longer shown the way the convention speaks of."""
+    if joints is None or display is None or len(joints) != 2:
+        return joints
+    named = []
+    for joint in joints:
+        side = display.patient_side(joint.side) if joint.side in ("image_left", "image_right") else None
+        named.append(replace(joint, patient_side=side, sided_by="clinic") if side else joint)
     return tuple(named)
 
 
@@ -119,12 +149,14 @@ def with_user_sides(
 
 
 def sides_named_by(joints: tuple[JointRegion, ...] | None) -> str | None:
-    """Who named the knees: "header" (every named knee by the DICOM header), "user" (the
-    doctor), or None while no knee is named."""
-    named = [j for j in joints or () if j.patient_side]
-    if not named:
+    """Who named the knees: "header" (every named knee by the DICOM header), "clinic" (every
+    one by the clinic's display convention), "user" (the doctor), or None while no knee is
+    named."""
+    sources = {j.sided_by for j in joints or () if j.patient_side}
+    if not sources:
         return None
-    return "header" if all(j.sided_by == "header" for j in named) else "user"
+    only = sources.pop() if len(sources) == 1 else "user"
+    return only if only in _SOURCE_NAMES else "user"
 
 
 def sides_summary(joints: tuple[JointRegion, ...] | None) -> str:
@@ -134,7 +166,7 @@ def sides_summary(joints: tuple[JointRegion, ...] | None) -> str:
     if by is None:
         return ""
     names = ", ".join(f"{side_label(j.side)}: {j.patient_side} knee" for j in joints or () if j.patient_side)
-    return f"{names} ({'DICOM header' if by == 'header' else 'stated by the doctor'})"
+    return f"{names} ({_SOURCE_NAMES[by]})"
 
 
 def user_choice(joints: tuple[JointRegion, ...] | None) -> dict[str, str | None] | None:

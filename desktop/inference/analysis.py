@@ -21,7 +21,7 @@ from desktop.core.body_part import (
     preselected_study_type,
 )
 from desktop.core.imaging import XRayImage, load_image
-from desktop.core.knee_sides import with_header_sides
+from desktop.core.knee_sides import FilmSides, with_clinic_display, with_header_sides
 from desktop.core.prediction import Prediction
 from desktop.inference.guard_views import GUARD_ROLE, read_guard
 from desktop.inference.predictor import PredictionError
@@ -54,10 +54,14 @@ def _usable_guard(registry: ModelRegistry) -> LoadedModel | None:
 class AnalysisService:
     """Decodes images, asks the body-part guard, finds knee joints and runs the image models."""
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, *, clinic_display: FilmSides | None = None) -> None:
         self._registry = registry
         self._guard = _usable_guard(registry)
         self._locator = usable_locator(registry)
+        # How the clinic's films are shown when it vouches for one display (see
+        # :mod:`desktop.core.knee_sides`); None: knees of a film without side headers stay
+        # named by their place on the image. The clinic settings set it; read per analysis.
+        self.clinic_display = clinic_display
 
     @property
     def registry(self) -> ModelRegistry:
@@ -129,7 +133,10 @@ class AnalysisService:
             log.info("no image models to run on %s", image.source_path)
         turns = check.upright_turns if check is not None else {}
         run = run_image_models(models, image.pixels, locator=self._locator, with_heatmap=with_heatmap, upright_turns=turns)
-        return replace(run, joints=with_header_sides(run.joints, image.film_sides))
+        if image.film_sides is not None:
+            return replace(run, joints=with_header_sides(run.joints, image.film_sides))
+        # Only where the file says nothing about sides: a header, even a partial one, speaks for this film.
+        return replace(run, joints=with_clinic_display(run.joints, self.clinic_display))
 
     def check_body_part(self, image: XRayImage) -> BodyPartCheck | None:
         """What the guard says the image shows; None without a usable guard.

@@ -1,4 +1,5 @@
-"""Clinic details for the report (name, address, logo, page size, doctor), kept in QSettings.
+"""Clinic details for the report (name, address, logo, page size, doctor) and how the clinic's
+knee films are displayed, kept in QSettings.
 
 The logo is copied into the user data folder when chosen, so the report keeps working after
 the original picture is moved or the USB stick it came from is gone.
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZES = ("A4", "Letter")
 _PREFIX = "clinic/"
 _FIELDS = ("name", "address", "logo_path", "page_size", "doctor_name")
+_STANDARD_KNEE_DISPLAY = "standard_knee_display"
 BRANDING_FOLDER = "branding"
 
 
@@ -33,18 +35,24 @@ class ClinicSettings:
     logo_path: str = ""  # a copy inside the user data folder, or ""
     page_size: str = "A4"
     doctor_name: str = ""  # the default for new studies
+    # The clinic vouches that its knee films always show the patient's right on the image's
+    # left, so a bilateral film without side headers gets its knees named (off: by place).
+    standard_knee_display: bool = False
 
 
 def load_clinic_settings(settings: QSettings) -> ClinicSettings:
     values = {field: str(settings.value(_PREFIX + field, "") or "") for field in _FIELDS}
     if values["page_size"] not in PAGE_SIZES:
         values["page_size"] = "A4"
-    return ClinicSettings(**values)
+    # An INI file gives the text "true" back, the native stores a bool: only an explicit yes counts.
+    standard = str(settings.value(_PREFIX + _STANDARD_KNEE_DISPLAY, "") or "").lower() == "true"
+    return ClinicSettings(**values, standard_knee_display=standard)
 
 
 def save_clinic_settings(settings: QSettings, clinic: ClinicSettings) -> None:
     for field in _FIELDS:
         settings.setValue(_PREFIX + field, getattr(clinic, field))
+    settings.setValue(_PREFIX + _STANDARD_KNEE_DISPLAY, "true" if clinic.standard_knee_display else "false")
     settings.sync()
 
 

@@ -11,7 +11,8 @@ the user picks a study type for the open image ("pins" it), the guard's confiden
 chooses the type, and the window's selector follows; once pinned, the user's type runs and
 the guard only warns.
 
-Which of the patient's knees each joint is comes from the DICOM header, or from the doctor
+Which of the patient's knees each joint is comes from the DICOM header, the clinic's display
+convention (:meth:`StudyController.set_standard_knee_display`), or from the doctor
 (:meth:`StudyController.set_knee_sides`). The doctor's choice belongs to the study, not to one
 run: it is applied to every analysis of the same image, so choosing another study type and back,
 or pressing Analyse, keeps it.
@@ -29,7 +30,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop.core.imaging import ImageLoadError
 from desktop.core.joint_regions import NO_JOINT_NOTICE, patient_sides, side_label
-from desktop.core.knee_sides import user_choice, with_user_sides
+from desktop.core.knee_sides import STANDARD_DISPLAY, user_choice, with_user_sides
 from desktop.ui.analysis_outcome import AnalysisOutcome
 from desktop.ui.formatting import percent, study_type_name
 
@@ -330,6 +331,13 @@ class StudyController(QObject):
         if joints != outcome.joints:
             self._outcome = replace(outcome, joints=joints)
             self.knee_sides_changed.emit(self._outcome)
+
+    def set_standard_knee_display(self, standard: bool) -> None:
+        """The clinic's settings: ``standard`` names the knees of two-knee films whose file
+        says nothing about sides by the standard display (patient's right on the image's left).
+        The analysis service (shared with the worklist) applies it from the next analysis on;
+        results already shown, and stored studies, keep the names they were given."""
+        self._service.clinic_display = STANDARD_DISPLAY if standard else None
 
     def _analysis_error(self, seq: int, exc: BaseException) -> None:
         if seq != self._analysis_seq:

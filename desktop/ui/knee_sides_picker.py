@@ -2,8 +2,9 @@
 joint is, after reading the film's lead marker.
 
 Shown only while the open study has knee joints. It starts from what the results hold: the
-DICOM header's sides (said so beside the list), an earlier choice of the doctor's, or "not
-stated", in which case the joints are named by their place on the image.
+DICOM header's sides or the clinic's display convention (said so beside the list), an earlier
+choice of the doctor's, or "not stated", in which case the joints are named by their place on
+the image.
 """
 
 from __future__ import annotations
@@ -14,9 +15,17 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop.core.joint_regions import JointRegion
-from desktop.core.knee_sides import side_choices
+from desktop.core.knee_sides import side_choices, sides_named_by
 
 __all__ = ["KneeSidesPicker"]
+
+# Beside the list when the sides were not the doctor's own choice: where they came from, and
+# that the film's marker outranks them.
+_SOURCE_NOTES = {
+    "header": "From the DICOM header; change it if the film's marker disagrees.",
+    "clinic": "By the clinic's standard display (Clinic Settings), not read from this film; "
+              "change it if the film's marker disagrees.",
+}
 
 
 class KneeSidesPicker(QWidget):
@@ -58,7 +67,7 @@ class KneeSidesPicker(QWidget):
         held = {j.side: j.patient_side for j in joints or ()}
         index = next((i for i, c in enumerate(choices) if c.sides == held), 0)
         self.combo.setCurrentIndex(index)
-        by_header = any(j.sided_by == "header" for j in joints or ())
-        self.source.setText("From the DICOM header; change it if the film's marker disagrees." if by_header else "")
-        self.source.setVisible(by_header)
+        source = _SOURCE_NOTES.get(sides_named_by(joints) or "", "")
+        self.source.setText(source)
+        self.source.setVisible(bool(source))
         self.setVisible(bool(choices))

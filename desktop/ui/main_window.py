@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
         self.panel.knee_sides.chosen.connect(c.set_knee_sides)
         c.analysis_failed.connect(self._analysis_failed)
         c.busy_changed.connect(self._busy_changed)
+        c.set_standard_knee_display(load_clinic_settings(self._settings).standard_knee_display)
         c.message.connect(self.status.show_message)
 
     def attach_records(self, records: RecordsController) -> None:
@@ -232,7 +233,9 @@ class MainWindow(QMainWindow):
     def edit_clinic_settings(self) -> None:
         dialog = SettingsDialog(load_clinic_settings(self._settings), parent=self)
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
-            save_clinic_settings(self._settings, dialog.result_settings())
+            clinic = dialog.result_settings()
+            save_clinic_settings(self._settings, clinic)
+            self.controller.set_standard_knee_display(clinic.standard_knee_display)
             if self.records is not None:
                 self.records.clinic_changed()
             self.status.show_message("Clinic settings saved.")

@@ -1,4 +1,5 @@
-"""File > Clinic Settings…: clinic name, address, logo, default page size and doctor name."""
+"""File > Clinic Settings…: clinic name, address, logo, default page size, doctor name, and
+whether the clinic's knee films always follow the standard display."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImageReader, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -80,6 +82,22 @@ class SettingsDialog(QDialog):
         self.doctor_edit = QLineEdit(clinic.doctor_name)
         self.doctor_edit.setPlaceholderText("Pre-filled on new studies")
         form.addRow("Doctor name:", self.doctor_edit)
+        self.standard_knee_display = QCheckBox("Standard display: the patient's right knee on the image's left")
+        self.standard_knee_display.setChecked(clinic.standard_knee_display)
+        self.standard_knee_display.setToolTip(
+            "Tick only if every knee film this clinic opens shows the patient's right knee on the "
+            "image's left. A film whose file names its sides (DICOM) follows its file, a one-knee "
+            "film stays unnamed, and the doctor can still change the sides of any film."
+        )
+        form.addRow("Knee sides:", self.standard_knee_display)
+        knee_note = QLabel(
+            "Tick only if every knee film this clinic opens is shown this way. From the next "
+            "analysis on, the two knees of a film whose file does not name its sides are then named "
+            "right and left; reports say the sides came from this setting, not from the film's marker."
+        )
+        knee_note.setObjectName("muted")
+        knee_note.setWordWrap(True)
+        form.addRow("", knee_note)
         self.error_label = QLabel()
         self.error_label.setStyleSheet("color: #b3261e;")
         self.error_label.setWordWrap(True)
@@ -127,4 +145,5 @@ class SettingsDialog(QDialog):
             logo_path=self._logo_path,
             page_size=self.page_size.currentText(),
             doctor_name=self.doctor_edit.text().strip(),
+            standard_knee_display=self.standard_knee_display.isChecked(),
         )

@@ -15,11 +15,13 @@ from PySide6.QtWidgets import QLabel
 from desktop.core.joint_regions import NO_JOINT_NOTICE, JointRegion
 from desktop.inference import regional
 from desktop.inference.registry import ModelRegistry
-from desktop.ui.clinic_settings import ClinicSettings
+from desktop.ui import main_window
+from desktop.ui.clinic_settings import ClinicSettings, load_clinic_settings, save_clinic_settings
 from desktop.ui.formatting import percent
 from desktop.ui.qimages import qimage_to_array
 from desktop.ui.report.content import report_content
 from desktop.ui.report.render import report_images
+from desktop.ui.settings_dialog import SettingsDialog
 from tests.fixtures.fake_locator import ScriptedJoints, bilateral_film, halves, with_locator
 from tests.fixtures.records_gui import ScriptedPrompts, make_records_app
 from tests.fixtures.tiny_models import make_tiny_model_dir, write_png
@@ -252,6 +254,41 @@ def test_the_doctor_names_the_knees_and_the_study_keeps_them(qtbot, knee_registr
         "2 found, outlined on the images: left knee (image left), right knee (image right); "
         "sides as stated by the doctor")
     assert "(left knee (image left))" in content.heatmap_caption
+
+
+def test_a_clinic_that_vouches_for_the_standard_display_gets_its_knees_named(
+        qtbot, knee_registry, settings, tmp_path: Path, joints: ScriptedJoints, monkeypatch: pytest.MonkeyPatch) -> None:
+    save_clinic_settings(settings, ClinicSettings(standard_knee_display=True))
+    app = make_records_app(qtbot, knee_registry, settings, ScriptedPrompts())
+    app.window.panel.set_body_part("knee")
+    app.window.worklist.take_files([write_png(tmp_path / "film.png", bilateral_film()),
+                                    write_png(tmp_path / "next.png", bilateral_film())])
+    panel, worklist = app.window.panel, app.window.worklist.worklist
+    assert [row.findings.line.startswith("right knee (image left): Grade") for row in worklist.entries] == [True, True]
+    assert [heading for heading, _ in panel.results.groups()] == ["Right knee (image left)", "Left knee (image right)"]
+    assert panel.knee_sides.combo.currentText() == "Right knee: image left, left knee: image right"
+    assert panel.knee_sides.source.isVisible() and "Clinic Settings" in panel.knee_sides.source.text()
+    assert not app.records.is_dirty  # named by a setting, like a header: a result, not an edit
+    record = app.records.save()
+    assert [(j.patient_side, j.sided_by) for j in record.knee_joints] == [("right", "clinic"), ("left", "clinic")]
+    content = report_content(app.records.store.get_study(record.key), clinic=ClinicSettings(), generated_at=record.created_at)
+    assert dict(content.study_rows)["Knee joints"] == (
+        "2 found, outlined on the images: right knee (image left), left knee (image right); "
+        "sides by the clinic's standard display, not read from this film")
+
+    # Switched off in File > Clinic Settings: the next analysis names the knees by place again.
+    class Untick(SettingsDialog):
+        def exec(self) -> int:
+            self.standard_knee_display.setChecked(False)
+            return SettingsDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(main_window, "SettingsDialog", Untick)
+    app.window.edit_clinic_settings()
+    assert not load_clinic_settings(settings).standard_knee_display
+    assert panel.knee_sides.combo.currentText() == "Right knee: image left, left knee: image right"  # shown results stay
+    app.controller.analyse()
+    assert [heading for heading, _ in panel.results.groups()] == ["Knee on image left", "Knee on image right"]
+    assert not panel.knee_sides.source.isVisible()
 
 
 def test_a_dicom_header_names_the_knees_until_the_doctor_says_otherwise(qtbot, knee_registry, settings, tmp_path: Path,

@@ -178,7 +178,10 @@ def test_settings_dialog_persists_and_copies_the_logo(qtbot, settings, tmp_path:
     dialog.logo_button.click()
     dialog.page_size.setCurrentText("Letter")
     dialog.doctor_edit.setText("Dr. Chen")
+    assert not dialog.standard_knee_display.isChecked()  # off unless the clinic vouches for its display
+    dialog.standard_knee_display.setChecked(True)
     chosen = dialog.result_settings()
+    assert chosen.standard_knee_display
     assert Path(chosen.logo_path).parent == _user_data_dir / "branding"
     assert Path(chosen.logo_path).read_bytes() == logo.read_bytes()
     logo.unlink()  # the original may go away; the copy stays

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from desktop import cli
 from desktop.commands.evaluate import evaluate
 from desktop.commands.predict import predict
 from desktop.core.film_aggregation import decide_row, film_answer, severity
@@ -73,6 +75,18 @@ def test_predict_json_lists_joints_and_each_answer_s_region(registry: ModelRegis
     assert predict(args, AnalysisService(with_locator(registry))) == 0
     table = capsys.readouterr().out
     assert "Knee on image left: box top 0, left 0, 64 x 64 px" in table and "[Knee on image right]" in table
+
+
+def test_predict_names_the_knees_by_the_standard_display_when_asked(registry: ModelRegistry, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    film = write_png(tmp_path / "film.png", bilateral_film())
+    monkeypatch.setattr(cli, "ModelRegistry", SimpleNamespace(discover=lambda: with_locator(registry)))
+    code = cli.main(["predict", "--json", "--no-heatmap", "--study", "knee", "--standard-knee-display", str(film)])
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert [(j["side"], j["patient_side"], j["sided_by"]) for j in record["knee_joints"]] == [
+        ("image_left", "right", "clinic"), ("image_right", "left", "clinic")]
 
 
 def test_predict_json_on_a_film_without_joints(registry: ModelRegistry, tmp_path: Path,

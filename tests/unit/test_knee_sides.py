@@ -1,13 +1,18 @@
-"""Naming located knee joints by the patient's side: from the DICOM header or the doctor."""
+"""Naming located knee joints by the patient's side: from the DICOM header, the clinic's
+display convention, or the doctor."""
 
 from __future__ import annotations
 
 from desktop.core.joint_regions import JointRegion, box_label, joint_heading, patient_sides, side_label
 from desktop.core.knee_sides import (
     NOT_STATED,
+    STANDARD_DISPLAY,
     FilmSides,
     side_choices,
+    sides_named_by,
+    sides_summary,
     user_choice,
+    with_clinic_display,
     with_header_sides,
     with_user_sides,
 )
@@ -61,6 +66,25 @@ def test_the_doctors_choice_overrides_the_header_and_can_be_read_back() -> None:
     old = {"box": [1, 2, 3, 4], "score": 0.5, "side": "image_left"}  # stored before sides were named
     assert (JointRegion.from_dict(old).patient_side, JointRegion.from_dict(old).sided_by) == (None, None)
     assert JointRegion.from_dict({**old, "patient_side": "middle", "sided_by": "guess"}).patient_side is None
+
+
+def test_the_clinics_standard_display_names_only_the_two_knees_of_an_upright_film() -> None:
+    standard = with_clinic_display(BILATERAL, STANDARD_DISPLAY)
+    assert _sides(standard) == [("right", "clinic"), ("left", "clinic")]
+    assert sides_named_by(standard) == "clinic"
+    assert sides_summary(standard) == "image left: right knee, image right: left knee (clinic's display convention)"
+    # No display says which knee a lone joint is, and a film read turned is no longer shown
+    # the way the convention speaks of; without a convention nothing changes.
+    assert with_clinic_display(SINGLE, STANDARD_DISPLAY) == SINGLE
+    assert with_clinic_display(SIDEWAYS, STANDARD_DISPLAY) == SIDEWAYS
+    assert with_clinic_display(BILATERAL, None) == BILATERAL
+    assert with_clinic_display(None, STANDARD_DISPLAY) is None
+    # The doctor's choice (the film's marker) overrides it, "not stated" included, and who
+    # named the knees survives storing.
+    assert _sides(with_user_sides(standard, {"image_left": "left", "image_right": "right"})) == [("left", "user"), ("right", "user")]
+    assert sides_named_by(with_user_sides(standard, {"image_left": None, "image_right": None})) is None
+    assert tuple(JointRegion.from_dict(j.to_dict()) for j in standard) == standard
+    assert sides_named_by(with_header_sides(BILATERAL, FilmSides(across="L"))) == "header"
 
 
 def test_choices_name_every_way_the_joints_can_be_the_patients_knees() -> None:

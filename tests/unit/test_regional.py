@@ -17,7 +17,7 @@ from desktop.core.joint_regions import (
     joint_heading,
     side_label,
 )
-from desktop.core.knee_sides import FilmSides
+from desktop.core.knee_sides import STANDARD_DISPLAY, FilmSides
 from desktop.core.model_card import CardError, load_card, parse_card
 from desktop.inference import regional
 from desktop.inference.analysis import AnalysisService
@@ -128,6 +128,24 @@ def test_a_dicom_header_that_tells_the_sides_names_the_patients_knees(knee_regis
         ("image_left", "right", "header"), ("image_right", "left", "header")]
     # The answers stay keyed by their place on the image: the side is a name, not a new key.
     assert [p.region_side for p in result.predictions] == ["image_left", "image_left", "image_right", "image_right"]
+
+
+def test_the_clinics_display_names_the_knees_only_of_films_whose_file_says_nothing(knee_registry: ModelRegistry,
+                                                                                  scripted: ScriptedJoints) -> None:
+    service = AnalysisService(with_locator(knee_registry), clinic_display=STANDARD_DISPLAY)
+    plain = service.analyse_guarded(xray_image(bilateral_film()), body_part="knee", with_heatmap=False)
+    assert [(j.patient_side, j.sided_by) for j in plain.joints] == [("right", "clinic"), ("left", "clinic")]
+    # A header, even one that tells nothing about these two knees, speaks for its film.
+    mirrored = replace(xray_image(bilateral_film()), film_sides=FilmSides(across="R"))
+    assert [(j.patient_side, j.sided_by) for j in service.analyse_guarded(mirrored, body_part="knee").joints] == [
+        ("left", "header"), ("right", "header")]
+    one_side = replace(xray_image(bilateral_film()), film_sides=FilmSides(laterality="L"))
+    assert [(j.patient_side, j.sided_by) for j in service.analyse_guarded(one_side, body_part="knee").joints] == [
+        (None, None), (None, None)]
+    # Read per analysis: the clinic settings switch it off for the next film.
+    service.clinic_display = None
+    off = service.analyse_guarded(xray_image(bilateral_film()), body_part="knee", with_heatmap=False)
+    assert [j.patient_side for j in off.joints] == [None, None]
 
 
 def test_whole_image_models_keep_their_place_and_read_the_whole_image(knee_registry: ModelRegistry,

@@ -182,7 +182,8 @@ def _joints_row(study: StudyRecord) -> tuple[str, str] | None:
     by = sides_named_by(joints)
     names = ", ".join(side_label(j.side, j.patient_side) for j in joints)
     if by is not None:
-        source = "from the DICOM header" if by == "header" else "as stated by the doctor"
+        source = {"header": "from the DICOM header",
+                  "clinic": "by the clinic's standard display, not read from this film"}.get(by, "as stated by the doctor")
         text = f"{count} found, outlined on the images: {names}; sides {source}"
     elif count > 1:
         text = f"{count} found ({names}), outlined on the images; named by place on the image (sides not stated)"
