@@ -43,7 +43,7 @@ NOT_STATED = "Not stated (named by place on the image)"
 _PATIENT = {"R": "right", "L": "left"}
 _OTHER = {"right": "left", "left": "right"}
 # Who named a knee, as a table or the report says it.
-_SOURCE_NAMES = {"header": "DICOM header", "clinic": "clinic's display convention", "user": "stated by the doctor"}
+_SOURCE_NAMES = {"header": "DICOM header", "clinic": "clinic's standard display", "user": "stated by the doctor"}
 
 
 @dataclass(frozen=True)

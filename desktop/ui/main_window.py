@@ -121,6 +121,8 @@ class MainWindow(QMainWindow):
 
         self._wire_view()
         self._wire_workflow()
+        # Before any file is analysed (a worklist brought back included): the clinic's display.
+        self.controller.set_standard_knee_display(load_clinic_settings(self._settings).standard_knee_display)
         self._restore_state()
         self.status.set_zoom(self.view.zoom)
         self.status.set_window_level(self.view.window_level)
@@ -178,7 +180,6 @@ class MainWindow(QMainWindow):
         self.panel.knee_sides.chosen.connect(c.set_knee_sides)
         c.analysis_failed.connect(self._analysis_failed)
         c.busy_changed.connect(self._busy_changed)
-        c.set_standard_knee_display(load_clinic_settings(self._settings).standard_knee_display)
         c.message.connect(self.status.show_message)
 
     def attach_records(self, records: RecordsController) -> None:

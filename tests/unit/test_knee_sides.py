@@ -72,7 +72,7 @@ def test_the_clinics_standard_display_names_only_the_two_knees_of_an_upright_fil
     standard = with_clinic_display(BILATERAL, STANDARD_DISPLAY)
     assert _sides(standard) == [("right", "clinic"), ("left", "clinic")]
     assert sides_named_by(standard) == "clinic"
-    assert sides_summary(standard) == "image left: right knee, image right: left knee (clinic's display convention)"
+    assert sides_summary(standard) == "image left: right knee, image right: left knee (clinic's standard display)"
     # No display says which knee a lone joint is, and a film read turned is no longer shown
     # the way the convention speaks of; without a convention nothing changes.
     assert with_clinic_display(SINGLE, STANDARD_DISPLAY) == SINGLE
