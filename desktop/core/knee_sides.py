@@ -113,13 +113,7 @@ STANDARD_DISPLAY = FilmSides(across="L")
 
 def with_header_sides(joints: tuple[JointRegion, ...] | None, film: FilmSides | None) -> tuple[JointRegion, ...] | None:
     """``joints`` named by the header where it tells (the doctor's choice is applied later)."""
-    if joints is None or film is None:
-        return joints
-    named = []
-    for joint in joints:
-        side = film.patient_side(joint.side)
-        named.append(replace(joint, patient_side=side, sided_by="header") if side else joint)
-    return tuple(named)
+    return _named_by(joints, film, "header")
 
 
 def with_clinic_display(
@@ -127,14 +121,20 @@ def with_clinic_display(
 ) -> tuple[JointRegion, ...] | None:
     """``joints`` of a film whose file says nothing about sides, named by the clinic's
     ``display`` convention (None: no convention, the joints stay named by place). Only the
-    joints of an upright bilateral film are named: a display says nothing about a lone knee,
-    and one read turned ("image top") is no longer shown the way the convention speaks of."""
-    if joints is None or display is None or len(joints) != 2:
+    joints of an upright bilateral film are named: only the display's direction across the
+    image is used, which says nothing about a lone ("single") knee, nor about one read turned
+    ("image top"), which is no longer shown the way the convention speaks of."""
+    return _named_by(joints, FilmSides(across=display.across) if display is not None else None, "clinic")
+
+
+def _named_by(joints: tuple[JointRegion, ...] | None, film: FilmSides | None, by: str) -> tuple[JointRegion, ...] | None:
+    """``joints`` with the patient's side where ``film`` tells it, said to come from ``by``."""
+    if joints is None or film is None:
         return joints
     named = []
     for joint in joints:
-        side = display.patient_side(joint.side) if joint.side in ("image_left", "image_right") else None
-        named.append(replace(joint, patient_side=side, sided_by="clinic") if side else joint)
+        side = film.patient_side(joint.side)
+        named.append(replace(joint, patient_side=side, sided_by=by) if side else joint)
     return tuple(named)
 
 

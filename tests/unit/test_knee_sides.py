@@ -77,6 +77,9 @@ def test_the_clinics_standard_display_names_only_the_two_knees_of_an_upright_fil
     # the way the convention speaks of; without a convention nothing changes.
     assert with_clinic_display(SINGLE, STANDARD_DISPLAY) == SINGLE
     assert with_clinic_display(SIDEWAYS, STANDARD_DISPLAY) == SIDEWAYS
+    # Only the direction across the image counts, whatever else the display value holds.
+    assert with_clinic_display(SINGLE, FilmSides(across="L", laterality="L")) == SINGLE
+    assert with_clinic_display(SIDEWAYS, FilmSides(across="L", down="R")) == SIDEWAYS
     assert with_clinic_display(BILATERAL, None) == BILATERAL
     assert with_clinic_display(None, STANDARD_DISPLAY) is None
     # The doctor's choice (the film's marker) overrides it, "not stated" included, and who
